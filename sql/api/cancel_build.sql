@@ -1,0 +1,21 @@
+-- cancel_build: ends a build that has not finished. An active execution is marked
+-- cancelled at once, which fences its worker: its next renew_lease answers
+-- execution_cancelled (QC409) and it kills the work.
+-- Caller: POST /api/v1/builds/{id}/cancel. Errors: QC404, QC409 illegal_transition.
+create function kiln_api.cancel_build(p_build_id uuid, p_reason text default null,
+                                      p_now timestamptz default null)
+  returns jsonb language plpgsql as $$
+declare
+  v_now timestamptz := coalesce(p_now, now());
+  v_exec uuid;
+begin
+  perform kiln_api.lock_build(p_build_id);
+  update kiln.build_executions
+     set status = 'cancelled', finished_at = v_now,
+         failure_reason = coalesce(p_reason, 'cancelled')
+   where build_id = p_build_id and status in ('dispatching', 'running')
+   returning id into v_exec;
+  perform kiln_api.transition_build(p_build_id, 'cancelled', kiln_api.actor(),
+    coalesce(nullif(btrim(p_reason), ''), 'cancelled'), v_exec, p_now => v_now);
+  return kiln_api.build_json(p_build_id);
+end $$;

@@ -1,0 +1,12 @@
+-- get_build: one build of the current tenant, or QC404.
+-- Caller: GET /api/v1/builds/{id}.
+create function kiln_api.get_build(p_build_id uuid) returns jsonb
+  language plpgsql stable as $$
+declare
+  v_json jsonb := kiln_api.build_json(p_build_id);
+begin
+  if v_json is null then
+    perform kiln_api.raise_error(404, 'not_found', format('build %s not found', p_build_id), 'id');
+  end if;
+  return v_json;
+end $$;

@@ -1,0 +1,54 @@
+-- reap_expired_leases: executions whose lease ran out (their worker died or hung) are
+-- marked lost; their build goes back to `queued` with attempt + 1, or to `failed` once
+-- max_attempts executions were lost. Bounded by p_limit per call; rows another reaper
+-- holds are skipped. Returns what it did.
+-- Caller: every dispatcher pass. Locks: the builds of expired executions (skipping those
+-- another transaction holds), then the executions: lock_execution's order, so a worker
+-- renewing as its lease runs out cannot deadlock with the reaper.
+create function kiln_api.reap_expired_leases(p_now timestamptz default null,
+                                             p_limit integer default 500)
+  returns table (build_id uuid, execution_id uuid, new_status kiln.build_status)
+  language plpgsql as $$
+declare
+  v_now timestamptz := coalesce(p_now, now());
+  v_candidate record;
+  v_exec kiln.build_executions;
+  v_build kiln.builds;
+begin
+  for v_candidate in
+    select e.id, e.build_id from kiln.build_executions e
+      join kiln.builds b on b.id = e.build_id
+     where e.status in ('dispatching', 'running') and e.lease_expires_at < v_now
+     order by e.lease_expires_at
+     limit p_limit
+       for update of b skip locked
+  loop
+    -- Re-read under the build's lock: a renewal may have committed since the snapshot.
+    select * into v_exec from kiln.build_executions e
+     where e.id = v_candidate.id and e.status in ('dispatching', 'running')
+       and e.lease_expires_at < v_now
+       for update;
+    if not found then
+      continue;
+    end if;
+    select * into v_build from kiln.builds b where b.id = v_exec.build_id;
+    update kiln.build_executions
+       set status = 'lost', finished_at = v_now,
+           failure_reason = format('lease of %s expired at %s', v_exec.lease_owner, v_exec.lease_expires_at)
+     where id = v_exec.id;
+    if v_build.attempt < v_build.max_attempts then
+      update kiln.builds set attempt = attempt + 1 where id = v_build.id;
+      v_build := kiln_api.transition_build(v_build.id, 'queued', 'reaper',
+        format('lease of %s expired; requeued as attempt %s', v_exec.lease_owner, v_build.attempt + 1),
+        v_exec.id, jsonb_build_object('lost_worker', v_exec.lease_owner), v_now);
+    else
+      v_build := kiln_api.transition_build(v_build.id, 'failed', 'reaper',
+        format('lease expired on all %s attempts (last worker %s)', v_build.max_attempts, v_exec.lease_owner),
+        v_exec.id, jsonb_build_object('lost_worker', v_exec.lease_owner), v_now);
+    end if;
+    build_id := v_build.id;
+    execution_id := v_exec.id;
+    new_status := v_build.status;
+    return next;
+  end loop;
+end $$;

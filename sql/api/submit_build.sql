@@ -1,0 +1,94 @@
+-- submit_build: validates a build config (DESIGN.md's POST /api/v1/builds body) and
+-- creates the build as `pending` with its build_configs row and a first event.
+-- Caller: POST /api/v1/builds. Errors: QC400 (shape, unknown method/field, invalid spec),
+-- QC403 (infrastructure choice without the permission), QC422 (unknown project).
+create function kiln_api.submit_build(p_body jsonb) returns jsonb
+  language plpgsql as $$
+declare
+  v_tenant uuid := kiln_api.require_tenant();
+  v_project kiln.projects;
+  v_method kiln.build_method;
+  v_infra kiln.infrastructure_type := 'auto';
+  v_force boolean := false;
+  v_priority integer := 0;
+  v_build_id uuid;
+begin
+  perform kiln_api.expect_type(p_body, 'object', 'body');
+  perform kiln_api.expect_keys(p_body, array['project', 'method', 'params', 'spec',
+    'requirements', 'infrastructure_type', 'force_infrastructure', 'priority'], '');
+
+  if not p_body ? 'project' then
+    perform kiln_api.raise_error(400, 'missing_field', 'project is required', 'project');
+  end if;
+  perform kiln_api.expect_type(p_body -> 'project', 'string', 'project');
+  select * into v_project from kiln.projects
+   where tenant_id = v_tenant and name = p_body ->> 'project';
+  if not found then
+    perform kiln_api.raise_error(422, 'project_not_found',
+      format('project %s does not exist; create it with POST /api/v1/projects', p_body ->> 'project'),
+      'project');
+  end if;
+
+  if not p_body ? 'method' then
+    perform kiln_api.raise_error(400, 'missing_field', 'method is required', 'method');
+  end if;
+  perform kiln_api.expect_type(p_body -> 'method', 'string', 'method');
+  if not (p_body ->> 'method') = any (enum_range(null::kiln.build_method)::text[]) then
+    perform kiln_api.raise_error(400, 'invalid_value',
+      format('method %s is not one of %s', p_body ->> 'method',
+             array_to_string(enum_range(null::kiln.build_method)::text[], ', ')), 'method');
+  end if;
+  v_method := (p_body ->> 'method')::kiln.build_method;
+
+  if p_body ? 'infrastructure_type' then
+    perform kiln_api.expect_type(p_body -> 'infrastructure_type', 'string', 'infrastructure_type');
+    if not (p_body ->> 'infrastructure_type') = any (enum_range(null::kiln.infrastructure_type)::text[]) then
+      perform kiln_api.raise_error(400, 'invalid_value',
+        format('infrastructure_type %s is not one of auto, kubernetes, build_nodes',
+               p_body ->> 'infrastructure_type'), 'infrastructure_type');
+    end if;
+    v_infra := (p_body ->> 'infrastructure_type')::kiln.infrastructure_type;
+  end if;
+  if p_body ? 'force_infrastructure' then
+    perform kiln_api.expect_type(p_body -> 'force_infrastructure', 'boolean', 'force_infrastructure');
+    v_force := (p_body ->> 'force_infrastructure')::boolean;
+  end if;
+  if v_force and not kiln_api.has_permission('infrastructure:manage') then
+    perform kiln_api.raise_error(403, 'forbidden',
+      'force_infrastructure needs the infrastructure:manage permission', 'force_infrastructure');
+  end if;
+  if v_force and v_infra = 'auto' then
+    perform kiln_api.raise_error(400, 'invalid_value',
+      'force_infrastructure needs infrastructure_type kubernetes or build_nodes', 'force_infrastructure');
+  end if;
+  if v_infra <> 'auto' and not kiln_api.has_permission('build:create:with-infra') then
+    perform kiln_api.raise_error(403, 'forbidden',
+      'choosing an infrastructure_type needs the build:create:with-infra permission',
+      'infrastructure_type');
+  end if;
+
+  if p_body ? 'priority' then
+    perform kiln_api.expect_type(p_body -> 'priority', 'integer', 'priority');
+    if (p_body ->> 'priority')::numeric not between -100 and 100 then
+      perform kiln_api.raise_error(400, 'invalid_value', 'priority must be between -100 and 100',
+                                   'priority');
+    end if;
+    v_priority := (p_body ->> 'priority')::integer;
+  end if;
+
+  insert into kiln.builds (tenant_id, project_id, priority, created_by)
+    values (v_tenant, v_project.id, v_priority, kiln_api.current_user_id())
+    returning id into v_build_id;
+  insert into kiln.build_configs (build_id, tenant_id, method, params, spec, requirements,
+                                  infrastructure_type, force_infrastructure,
+                                  infrastructure_reason)
+    values (v_build_id, v_tenant, v_method,
+            kiln_api.validate_params(v_method, p_body -> 'params'),
+            kiln_api.validate_spec(p_body -> 'spec'),
+            kiln_api.merge_requirements(v_project, kiln_api.validate_requirements(p_body -> 'requirements')),
+            v_infra, v_force,
+            case when v_force then 'Admin override' end);
+  insert into kiln.build_events (build_id, tenant_id, from_status, to_status, actor, message)
+    values (v_build_id, v_tenant, null, 'pending', kiln_api.actor(), 'submitted');
+  return kiln_api.build_json(v_build_id);
+end $$;
