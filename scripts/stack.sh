@@ -24,7 +24,12 @@ URL="http://127.0.0.1:$HTTP_PORT"
 say() { echo "kiln: $*"; }
 die() { echo "kiln: $*" >&2; exit 1; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Running and not a zombie (an init that never reaps, as in some containers).
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local state; state=$(ps -o stat= -p "$(head -1 "$1")" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local seconds=$1 what=$2; shift 2
@@ -69,8 +74,8 @@ stop_pid() {  # stop_pid NAME PIDFILE
   if pid_alive "$pidfile"; then
     local pid; pid=$(cat "$pidfile")
     kill -TERM "$pid"
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then say "$1 did not stop in 10s; killing"; kill -KILL "$pid"; fi
+    for _ in $(seq 100); do pid_alive "$pidfile" || break; sleep 0.1; done
+    if pid_alive "$pidfile"; then say "$1 did not stop in 10s; killing"; kill -KILL "$pid"; fi
     say "stopped $1"
   fi
   rm -f "$pidfile"
@@ -98,7 +103,7 @@ down() {
 status() {
   for p in "kiln-api:$VAR/run/kiln-api.pid" "nginx:$VAR/nginx/nginx.pid" "postgresql:$VAR/pg/data/postmaster.pid"; do
     local name=${p%%:*} file=${p#*:}
-    if [ -f "$file" ] && kill -0 "$(head -1 "$file")" 2>/dev/null; then
+    if pid_alive "$file"; then
       echo "$name: running (pid $(head -1 "$file"))"
     else
       echo "$name: stopped"

@@ -7,15 +7,16 @@ create function kiln_api.cancel_build(p_build_id uuid, p_reason text default nul
   returns jsonb language plpgsql as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
+  v_reason text := coalesce(nullif(btrim(p_reason), ''), 'cancelled');
   v_exec uuid;
 begin
   perform kiln_api.lock_build(p_build_id);
   update kiln.build_executions
      set status = 'cancelled', finished_at = v_now,
-         failure_reason = coalesce(p_reason, 'cancelled')
+         failure_reason = v_reason
    where build_id = p_build_id and status in ('dispatching', 'running')
    returning id into v_exec;
   perform kiln_api.transition_build(p_build_id, 'cancelled', kiln_api.actor(),
-    coalesce(nullif(btrim(p_reason), ''), 'cancelled'), v_exec, p_now => v_now);
+    v_reason, v_exec, p_now => v_now);
   return kiln_api.build_json(p_build_id);
 end $$;

@@ -365,8 +365,10 @@ do $$
 declare
   t text;
 begin
+  -- Partitions too: RLS on a partition applies when it is queried by its own name.
   foreach t in array array['users', 'user_roles', 'api_tokens', 'projects', 'builds',
-      'build_configs', 'build_executions', 'build_events', 'infrastructure_usage', 'audit_log']
+      'build_configs', 'build_executions', 'build_events', 'infrastructure_usage',
+      'infrastructure_usage_default', 'audit_log']
   loop
     execute format('alter table kiln.%I enable row level security', t);
     execute format('alter table kiln.%I force row level security', t);

@@ -55,6 +55,8 @@ select is((select status::text from kiln.builds where id = :'b2'), 'queued',
 ------------------------------------------------------------------------------------------
 -- Bounded by max_attempts
 ------------------------------------------------------------------------------------------
+-- b1 and b2 leave the queue so each claim below takes the build under test.
+select kiln_api.cancel_build(:'b1'), kiln_api.cancel_build(:'b2');
 select test.make_queued_build(:'acme', 'web', 100, '2000-01-01') as b3 \gset
 update kiln.builds set max_attempts = 1 where id = :'b3';
 select id as e3 from test.claim(:'b3', 'w3', 60, '2030-01-02 00:00+00') \gset

@@ -1,0 +1,65 @@
+"""scripts/stack.sh, which `make up`, `make down` and `make demo` run."""
+import os
+import subprocess
+
+from conftest import Stack  # noqa: F401  (re-exported by conftest's import)
+
+
+def alive(pid):
+    """Running, not a zombie left for an init that does not reap (containers)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def pids(stack):
+    run = stack.var
+    return {
+        "kiln-api": int((run / "run" / "kiln-api.pid").read_text()),
+        "nginx": int((run / "nginx" / "nginx.pid").read_text()),
+        "postgres": int((run / "pg" / "data" / "postmaster.pid").read_text().split()[0]),
+    }
+
+
+def test_up_twice_starts_nothing_new_and_keeps_the_admin_token(stack):
+    first = pids(stack)
+    token = stack.admin_token
+    out = stack.script("up").stdout
+    assert "still valid" in out
+    assert pids(stack) == first
+    assert (stack.var / "admin-token").read_text().strip() == token
+    assert oct((stack.var / "admin-token").stat().st_mode & 0o777) == "0o600"
+
+
+def test_status_reports_every_process(stack):
+    out = stack.script("status").stdout
+    for name in ("kiln-api", "nginx", "postgresql"):
+        assert f"{name}: running" in out
+
+
+def test_demo_submits_example_builds_that_are_queued(stack):
+    out = stack.script("demo").stdout
+    assert stack.url in out
+    assert out.count("queued") == 3
+    admin = stack.client(stack.admin_token)
+    queued = admin.get("/api/v1/builds?status=queued&project=hello-c").json()["items"]
+    assert len(queued) == 3
+
+
+def test_down_stops_exactly_what_up_started(stack):
+    started = pids(stack)
+    # An unrelated process that must survive.
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        out = stack.script("down").stdout
+        assert "stopped nginx" in out and "stopped kiln-api" in out and "stopped postgresql" in out
+        for name, pid in started.items():
+            assert not alive(pid), name
+        assert alive(bystander.pid)
+        assert not (stack.var / "run" / "kiln-api.pid").exists()
+        assert "stopped" in stack.script("status").stdout
+    finally:
+        bystander.kill()
+    stack.up()  # leave it running for the fixture's teardown

@@ -1,0 +1,129 @@
+"""A private Kiln stack for one test module: PostgreSQL, kiln-api and nginx, started by
+scripts/stack.sh (the same script `make up` uses) in a temp directory on free ports."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg2
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """HTTP client for one token, returning requests.Response objects."""
+
+    def __init__(self, base_url, token=None):
+        self.base_url = base_url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method, path, json_body=None, data=None, headers=None):
+        kwargs = {"timeout": 30, "headers": headers or {}}
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body)
+            kwargs["headers"].setdefault("Content-Type", "application/json")
+        elif data is not None:
+            kwargs["data"] = data
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, json_body=None, **kw):
+        return self.request("POST", path, json_body=json_body, **kw)
+
+
+class Stack:
+    def __init__(self, var_dir):
+        self.var = Path(var_dir)
+        self.http_port = free_port()
+        self.pg_port = free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.env = dict(os.environ, KILN_VAR=str(self.var), KILN_HTTP_PORT=str(self.http_port),
+                        KILN_PG_PORT=str(self.pg_port),
+                        KILN_BUILD_DIR=os.environ.get("KILN_BUILD_DIR", str(ROOT / "build")),
+                        KILN_API_THREADS=os.environ.get("KILN_API_THREADS", "4"))
+        self.kiln = Path(self.env["KILN_BUILD_DIR"]) / "cmd" / "kiln"
+
+    # lifecycle ---------------------------------------------------------------------------
+    def script(self, *args, check=True):
+        return subprocess.run([str(ROOT / "scripts" / "stack.sh"), *args], env=self.env,
+                              check=check, capture_output=True, text=True, timeout=180)
+
+    def up(self):
+        result = self.script("up", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"stack.sh up failed:\n{result.stdout}\n{result.stderr}\n"
+                               + self.logs())
+        self.admin_token = (self.var / "admin-token").read_text().strip()
+        return self
+
+    def down(self):
+        self.script("down", check=False)
+
+    def logs(self):
+        out = []
+        for name in ("kiln-api.log", "nginx-error.log"):
+            path = self.var / "log" / name
+            if path.exists():
+                out.append(f"--- {name}\n{path.read_text()[-4000:]}")
+        return "\n".join(out)
+
+    # people ------------------------------------------------------------------------------
+    def token(self, tenant, user, role):
+        """A new API token for user@tenant with role (tenant and user created if missing)."""
+        path = self.var / f"token-{tenant}-{user}-{role}-{time.monotonic_ns()}"
+        subprocess.run([str(self.kiln), "bootstrap", "--database", self.admin_dsn(), "--tenant", tenant,
+                        "--user", user, "--role", role, "--token-file", str(path)],
+                       check=True, capture_output=True, text=True)
+        return path.read_text().strip()
+
+    def client(self, token=None):
+        return Client(self.url, token)
+
+    # database ----------------------------------------------------------------------------
+    def admin_dsn(self):
+        return f"host=127.0.0.1 port={self.pg_port} user=postgres dbname=kiln"
+
+    def sql(self, query, params=None):
+        """Runs one statement as the superuser (bypasses row-level security)."""
+        conn = psycopg2.connect(self.admin_dsn())
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def pg(self, *args):
+        subprocess.run([str(ROOT / "scripts" / "pg.sh"), *args], check=True, env=self.env)
+
+    # processes ---------------------------------------------------------------------------
+    def api_pid(self):
+        return int((self.var / "run" / "kiln-api.pid").read_text())
+
+    def wait_healthy(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def signal_api(self, sig=signal.SIGTERM):
+        os.kill(self.api_pid(), sig)
