@@ -21,6 +21,7 @@ grant execute on function
   kiln_api.has_permission(text),
   kiln_api.current_user_id(),
   kiln_api.require_tenant(),
+  kiln_api.in_session_tenant(uuid),
   kiln_api.actor(),
   kiln_api.lock_build(uuid),
   kiln_api.transition_build(uuid, kiln.build_status, text, text, uuid, jsonb, timestamptz),

@@ -46,6 +46,15 @@ create function kiln_api.current_user_id() returns uuid language sql stable as $
   select nullif(current_setting('kiln.user_id', true), '')::uuid
 $$;
 
+-- in_session_tenant: whether a row of p_tenant belongs to the session's tenant. With no
+-- tenant set this is true: the API's role then sees no rows at all (row-level security),
+-- while a DBA session, which bypasses it, acts across tenants. With a tenant set, even a
+-- DBA session stays inside it.
+create function kiln_api.in_session_tenant(p_tenant uuid) returns boolean
+  language sql stable as $$
+  select kiln.current_tenant_id() is null or p_tenant = kiln.current_tenant_id()
+$$;
+
 -- require_tenant: the tenant of the transaction, or QC400 when none was set (a psql
 -- session must `set kiln.tenant_id = '…'` first).
 create function kiln_api.require_tenant() returns uuid language plpgsql stable as $$

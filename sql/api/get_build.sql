@@ -3,8 +3,11 @@
 create function kiln_api.get_build(p_build_id uuid) returns jsonb
   language plpgsql stable as $$
 declare
-  v_json jsonb := kiln_api.build_json(p_build_id);
+  v_json jsonb;
 begin
+  if exists (select from kiln.builds where id = p_build_id and kiln_api.in_session_tenant(tenant_id)) then
+    v_json := kiln_api.build_json(p_build_id);
+  end if;
   if v_json is null then
     perform kiln_api.raise_error(404, 'not_found', format('build %s not found', p_build_id), 'id');
   end if;

@@ -3,7 +3,7 @@
 create function kiln_api.list_build_events(p_build_id uuid, p_after bigint default 0)
   returns jsonb language plpgsql stable as $$
 begin
-  if not exists (select from kiln.builds where id = p_build_id) then
+  if not exists (select from kiln.builds where id = p_build_id and kiln_api.in_session_tenant(tenant_id)) then
     perform kiln_api.raise_error(404, 'not_found', format('build %s not found', p_build_id), 'id');
   end if;
   return jsonb_build_object('items', coalesce((

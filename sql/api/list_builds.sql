@@ -9,7 +9,8 @@ create function kiln_api.list_builds(p_status text, p_project text, p_limit inte
 declare
   v_statuses kiln.build_status[];
   v_bad text;
-  v_project_id uuid;
+  v_tenant uuid := kiln.current_tenant_id();
+  v_project_ids uuid[];
   v_after_ts timestamptz;
   v_after_id uuid;
   v_limit integer := coalesce(p_limit, 50);
@@ -31,8 +32,9 @@ begin
     v_statuses := string_to_array(p_status, ',')::kiln.build_status[];
   end if;
   if p_project is not null then
-    select id into v_project_id from kiln.projects where name = p_project;
-    if not found then
+    v_project_ids := array(select id from kiln.projects
+                            where name = p_project and kiln_api.in_session_tenant(tenant_id));
+    if cardinality(v_project_ids) = 0 then
       return jsonb_build_object('items', '[]'::jsonb, 'next_cursor', null);
     end if;
   end if;
@@ -51,8 +53,9 @@ begin
     select b.id, b.status, b.priority, b.attempt, b.created_at, b.updated_at, b.queued_at,
            b.started_at, b.finished_at, b.failure_reason, b.project_id
       from kiln.builds b
-     where (v_statuses is null or b.status = any (v_statuses))
-       and (v_project_id is null or b.project_id = v_project_id)
+     where (v_tenant is null or b.tenant_id = v_tenant)
+       and (v_statuses is null or b.status = any (v_statuses))
+       and (v_project_ids is null or b.project_id = any (v_project_ids))
        and (v_after_ts is null or (b.created_at, b.id) < (v_after_ts, v_after_id))
      order by b.created_at desc, b.id desc
      limit v_limit + 1)

@@ -9,8 +9,13 @@ create function kiln_api.start_execution(p_execution_id uuid, p_epoch bigint,
   returns void language plpgsql as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
-  v_exec kiln.build_executions := kiln_api.lock_execution(p_execution_id, p_epoch);
+  v_exec kiln.build_executions;
 begin
+  if p_lease_seconds is not null and p_lease_seconds not between 1 and 86400 then
+    perform kiln_api.raise_error(400, 'invalid_value', 'lease must be between 1 and 86400 seconds',
+                                 'lease_seconds');
+  end if;
+  v_exec := kiln_api.lock_execution(p_execution_id, p_epoch);
   if v_exec.status <> 'dispatching' then
     perform kiln_api.raise_error(409, 'illegal_transition',
       format('execution %s is already %s', p_execution_id, v_exec.status), 'execution_id');

@@ -31,14 +31,14 @@ begin
   return v_build;
 end $$;
 
--- lock_build: locks a build of the current tenant (row-level security hides the others)
--- or raises QC404.
+-- lock_build: locks a build of the session's tenant or raises QC404.
 create function kiln_api.lock_build(p_build_id uuid) returns kiln.builds
   language plpgsql as $$
 declare
   v_build kiln.builds;
 begin
-  select * into v_build from kiln.builds where id = p_build_id for update;
+  select * into v_build from kiln.builds
+   where id = p_build_id and kiln_api.in_session_tenant(tenant_id) for update;
   if not found then
     perform kiln_api.raise_error(404, 'not_found', format('build %s not found', p_build_id), 'id');
   end if;

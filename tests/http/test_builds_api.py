@@ -5,6 +5,7 @@ import http.client
 import json
 import re
 import uuid
+from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -67,6 +68,13 @@ def make_project(admin, name, **extra):
     r = admin.post("/api/v1/projects", {"name": name, **extra})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def timestamp(text):
+    """An API timestamp ("2026-01-02T03:04:05.12+00:00", any number of fraction digits)."""
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?([+-]\d\d:\d\d)$", text)
+    assert m, text
+    return datetime.fromisoformat(f"{m[1]}.{(m[2] or '').ljust(6, '0')}{m[3]}")
 
 
 def status_of(stack, build_id):
@@ -527,7 +535,7 @@ def test_the_list_is_newest_first_and_filters_by_project(admin):
         "attempt": 1, "infrastructure_type": "auto", "queued_at": None, "failure_reason": None}
     everything = [b["id"] for b in admin.get("/api/v1/builds?limit=200").json()["items"]]
     assert other in everything and set(ids) <= set(everything)
-    created = [b["created_at"] for b in admin.get("/api/v1/builds?limit=200").json()["items"]]
+    created = [timestamp(b["created_at"]) for b in admin.get("/api/v1/builds?limit=200").json()["items"]]
     assert created == sorted(created, reverse=True)
 
 
