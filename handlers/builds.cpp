@@ -22,15 +22,16 @@ std::optional<std::string> cancel_reason(const http::Request& request) {
     if (key != "reason") {
       throw Error(Errc::kBadRequest, "unknown_field", "unknown field " + key + " (allowed: reason)", key);
     }
-    if (!value.is_string()) {
-      throw Error(Errc::kBadRequest, "invalid_type", "reason must be a string", "reason");
-    }
-    if (value.get_ref<const std::string&>().size() > 1000) {
-      throw Error(Errc::kBadRequest, "invalid_value", "reason is longer than 1000 characters", "reason");
-    }
-    return value.get<std::string>();
   }
-  return std::nullopt;
+  if (!body.contains("reason")) return std::nullopt;
+  const auto& reason = body["reason"];
+  if (!reason.is_string()) {
+    throw Error(Errc::kBadRequest, "invalid_type", "reason must be a string", "reason");
+  }
+  if (reason.get_ref<const std::string&>().size() > 1000) {
+    throw Error(Errc::kBadRequest, "invalid_value", "reason is longer than 1000 characters", "reason");
+  }
+  return reason.get<std::string>();
 }
 
 }  // namespace

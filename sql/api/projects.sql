@@ -36,11 +36,17 @@ begin
     perform kiln_api.raise_error(409, 'conflict',
       format('project %s already exists', p_body ->> 'name'), 'name');
   end if;
-  insert into kiln.projects (tenant_id, name, language, requires_gpu, requirements)
-    values (v_tenant, p_body ->> 'name', p_body ->> 'language',
-            coalesce((p_body ->> 'requires_gpu')::boolean, false),
-            kiln_api.validate_requirements(p_body -> 'requirements'))
-    returning * into v_project;
+  begin
+    insert into kiln.projects (tenant_id, name, language, requires_gpu, requirements)
+      values (v_tenant, p_body ->> 'name', p_body ->> 'language',
+              coalesce((p_body ->> 'requires_gpu')::boolean, false),
+              kiln_api.validate_requirements(p_body -> 'requirements'))
+      returning * into v_project;
+  exception when unique_violation then
+    -- a concurrent create of the same name won the race
+    perform kiln_api.raise_error(409, 'conflict',
+      format('project %s already exists', p_body ->> 'name'), 'name');
+  end;
   return kiln_api.project_json(v_project);
 end $$;
 

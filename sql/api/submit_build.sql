@@ -73,7 +73,7 @@ begin
       perform kiln_api.raise_error(400, 'invalid_value', 'priority must be between -100 and 100',
                                    'priority');
     end if;
-    v_priority := (p_body ->> 'priority')::integer;
+    v_priority := (p_body ->> 'priority')::numeric::integer;  -- 50.0 is the integer 50
   end if;
 
   insert into kiln.builds (tenant_id, project_id, priority, created_by)

@@ -24,6 +24,9 @@ std::string json_object_body(const Request& request) {
     // e.byte is the 1-based position where parsing stopped.
     throw Error(Errc::kBadRequest, "malformed_json",
                 "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")", "body");
+  } catch (const nlohmann::json::exception&) {
+    // e.g. out_of_range 406: a number too large for a double
+    throw Error(Errc::kBadRequest, "malformed_json", "the body holds a number out of range", "body");
   }
   return request.body;
 }
