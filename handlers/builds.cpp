@@ -39,7 +39,7 @@ std::optional<std::string> cancel_reason(const http::Request& request) {
 void register_build_routes(http::Router& router) {
   router.add({"POST", "/api/v1/builds", "build:create", [](const Call& c) {
                 return Response::json(201, db::submit_build(c.tx, http::json_object_body(c.request)));
-              }});
+              }, {}});
   router.add({"GET", "/api/v1/builds", "build:read", [](const Call& c) {
                 const http::Query q(c.request.query_string);
                 q.allow_only({"status", "project", "limit", "cursor"});
@@ -53,23 +53,23 @@ void register_build_routes(http::Router& router) {
                 }
                 return Response::json(
                     200, db::list_builds(c.tx, q.text("status"), q.text("project"), limit, q.text("cursor")));
-              }});
+              }, {}});
   router.add({"GET", "/api/v1/builds/{id}", "build:read", [](const Call& c) {
                 return Response::json(200, db::get_build(c.tx, uuid_param(c.params[0], "id")));
-              }});
+              }, {}});
   router.add({"POST", "/api/v1/builds/{id}/start", "build:create", [](const Call& c) {
                 return Response::json(200, db::start_build(c.tx, uuid_param(c.params[0], "id")));
-              }});
+              }, {}});
   router.add({"POST", "/api/v1/builds/{id}/cancel", "build:cancel", [](const Call& c) {
                 const std::string& id = uuid_param(c.params[0], "id");
                 return Response::json(200, db::cancel_build(c.tx, id, cancel_reason(c.request)));
-              }});
+              }, {}});
   router.add({"GET", "/api/v1/builds/{id}/events", "build:read", [](const Call& c) {
                 const http::Query q(c.request.query_string);
                 q.allow_only({"after"});
                 const std::string& id = uuid_param(c.params[0], "id");
                 return Response::json(200, db::list_build_events(c.tx, id, q.integer("after").value_or(0)));
-              }});
+              }, {}});
 }
 
 }  // namespace kiln::handlers

@@ -32,3 +32,18 @@ grant execute on function
   kiln_api.merge_requirements(kiln.projects, jsonb),
   kiln_api.validate_params(kiln.build_method, jsonb)
   to kiln_web;
+
+-- Build nodes (admin routes) and the agent's calls (node token; SECURITY DEFINER).
+grant execute on function
+  kiln_api.setting(text),
+  kiln_api.build_node_json(kiln.build_nodes, timestamptz),
+  kiln_api.validate_node_declaration(jsonb),
+  kiln_api.register_build_node(jsonb, bytea),
+  kiln_api.list_build_nodes(),
+  kiln_api.set_build_node_status(uuid, text, jsonb),
+  kiln_api.agent_claim(bytea, jsonb, timestamptz),
+  kiln_api.agent_renew(bytea, uuid, bigint, timestamptz),
+  kiln_api.agent_append_log(bytea, uuid, bigint, bigint, text),
+  kiln_api.agent_finish(bytea, uuid, bigint, jsonb, timestamptz),
+  kiln_api.get_build_log(uuid, bigint, integer)
+  to kiln_web;

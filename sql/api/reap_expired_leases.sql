@@ -14,6 +14,7 @@ declare
   v_candidate record;
   v_exec kiln.build_executions;
   v_build kiln.builds;
+  v_why text;
 begin
   for v_candidate in
     select e.id, e.build_id from kiln.build_executions e
@@ -32,18 +33,22 @@ begin
       continue;
     end if;
     select * into v_build from kiln.builds b where b.id = v_exec.build_id;
+    -- An offer no build node took is not a crash, but it is bounded the same way.
+    v_why := case when v_exec.offered_at is not null and v_exec.build_node_id is null
+                  then format('no build node took it within %s s of the offer',
+                              extract(epoch from v_exec.lease_expires_at - v_exec.offered_at)::integer)
+                  else format('lease of %s expired at %s', v_exec.lease_owner, v_exec.lease_expires_at) end;
     update kiln.build_executions
-       set status = 'lost', finished_at = v_now,
-           failure_reason = format('lease of %s expired at %s', v_exec.lease_owner, v_exec.lease_expires_at)
+       set status = 'lost', finished_at = v_now, failure_reason = v_why
      where id = v_exec.id;
     if v_build.attempt < v_build.max_attempts then
       update kiln.builds set attempt = attempt + 1 where id = v_build.id;
       v_build := kiln_api.transition_build(v_build.id, 'queued', 'reaper',
-        format('lease of %s expired; requeued as attempt %s', v_exec.lease_owner, v_build.attempt + 1),
+        format('%s; requeued as attempt %s', v_why, v_build.attempt + 1),
         v_exec.id, jsonb_build_object('lost_worker', v_exec.lease_owner), v_now);
     else
       v_build := kiln_api.transition_build(v_build.id, 'failed', 'reaper',
-        format('lease expired on all %s attempts (last worker %s)', v_build.max_attempts, v_exec.lease_owner),
+        format('%s; gave up after %s attempts', v_why, v_build.max_attempts),
         v_exec.id, jsonb_build_object('lost_worker', v_exec.lease_owner), v_now);
     end if;
     build_id := v_build.id;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "db/nodes_api.hpp"
+
 namespace kiln::db {
 
 namespace {
@@ -37,6 +39,7 @@ void prepare_statements(pqxx::connection& conn) {
     tx.exec("set timezone = 'UTC'");
   }
   for (const auto& s : kStatements) conn.prepare(s.name, s.sql);
+  prepare_node_statements(conn);
 }
 
 bool Principal::has(std::string_view permission) const {

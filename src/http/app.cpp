@@ -31,26 +31,41 @@ std::string json_object_body(const Request& request) {
   return request.body;
 }
 
+namespace {
+
+// The principal of a user token holding the route's permission; 401/403 otherwise.
+db::Principal authorize(pqxx::work& tx, const Route& route, const std::string& token_sha256) {
+  auto found = db::authenticate(tx, token_sha256);
+  if (!found) {
+    throw Error(Errc::kUnauthorized, "unauthorized", "the API token is unknown, expired or revoked");
+  }
+  if (!found->has(route.permission)) {
+    throw Error(Errc::kForbidden, "forbidden", "this needs the " + route.permission + " permission");
+  }
+  return std::move(*found);
+}
+
+}  // namespace
+
 Response App::dispatch(const Request& request, const RouteMatch& match, db::Database& db) {
   const Route& route = *match.route;
+  std::string token_sha256;
+  if (route.permission != kPublic) {
+    const std::string_view token = core::bearer_token(request.authorization);
+    if (token.empty()) {
+      throw Error(Errc::kUnauthorized, "unauthorized", "send an API token as Authorization: Bearer <token>");
+    }
+    token_sha256 = core::sha256_hex(token);
+  }
+  const bool user_token = route.permission != kPublic && route.permission != kNodeToken;
+  if (route.session_handler) {
+    if (user_token) db.with_tx([&](pqxx::work& tx) { authorize(tx, route, token_sha256); });
+    return route.session_handler(Session{request, match.params, db, token_sha256, user_token});
+  }
   return db.with_tx([&](pqxx::work& tx) {
     db::Principal principal;
-    if (route.permission != kPublic) {
-      const std::string_view token = core::bearer_token(request.authorization);
-      if (token.empty()) {
-        throw Error(Errc::kUnauthorized, "unauthorized",
-                    "send an API token as Authorization: Bearer <token>");
-      }
-      auto found = db::authenticate(tx, core::sha256_hex(token));
-      if (!found) {
-        throw Error(Errc::kUnauthorized, "unauthorized", "the API token is unknown, expired or revoked");
-      }
-      if (!found->has(route.permission)) {
-        throw Error(Errc::kForbidden, "forbidden", "this needs the " + route.permission + " permission");
-      }
-      principal = std::move(*found);
-    }
-    return route.handler(Call{request, match.params, tx, principal});
+    if (user_token) principal = authorize(tx, route, token_sha256);
+    return route.handler(Call{request, match.params, tx, principal, token_sha256});
   });
 }
 

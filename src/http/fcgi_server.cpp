@@ -89,8 +89,15 @@ void write_response(FCGX_Request& r, const Request& request, const Response& res
   for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
   head += "\r\n";
   FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
-  if (request.method != "HEAD") {
-    FCGX_PutStr(response.body.data(), static_cast<int>(response.body.size()), r.out);
+  if (request.method == "HEAD") return;
+  FCGX_PutStr(response.body.data(), static_cast<int>(response.body.size()), r.out);
+  if (response.stream) {
+    // Each piece goes out at once; a failed flush (EPIPE) means the client left.
+    FCGX_FFlush(r.out);
+    response.stream([&r](std::string_view piece) {
+      FCGX_PutStr(piece.data(), static_cast<int>(piece.size()), r.out);
+      return FCGX_FFlush(r.out) == 0 && FCGX_GetError(r.out) == 0;
+    });
   }
 }
 
@@ -106,6 +113,7 @@ void worker(int listen_fd, const ServerOptions& options, App& app) {
     request.authorization = param(r, "HTTP_AUTHORIZATION");
     request.content_type = param(r, "CONTENT_TYPE");
     request.request_id = param(r, "REQUEST_ID");
+    request.last_event_id = param(r, "HTTP_LAST_EVENT_ID");
     if (request.request_id.empty()) request.request_id = new_request_id();
     const long long length = std::atoll(param(r, "CONTENT_LENGTH").c_str());
     if (length > static_cast<long long>(options.max_body_bytes)) {

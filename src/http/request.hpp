@@ -1,5 +1,7 @@
 #pragma once
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -12,17 +14,24 @@ struct Request {
   std::string authorization;
   std::string content_type;
   std::string request_id;
+  std::string last_event_id;  // SSE reconnects send the last id they saw
   std::string body;
 };
+
+// Writes one piece of a streamed body and flushes it; false once the client is gone.
+using StreamWriter = std::function<bool(std::string_view)>;
 
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is produced by this function after the headers are sent (Server-Sent
+  // Events). It runs outside any transaction and must own everything it uses.
+  std::function<void(const StreamWriter&)> stream;
 
   static Response json(int status, std::string body) {
-    return Response{status, "application/json", std::move(body), {}};
+    return Response{status, "application/json", std::move(body), {}, {}};
   }
 };
 

@@ -48,6 +48,10 @@ void Router::add(Route route) {
     throw std::logic_error("route " + route.method + " " + route.pattern +
                            " names no permission (use kPublic for public routes)");
   }
+  if (static_cast<bool>(route.handler) == static_cast<bool>(route.session_handler)) {
+    throw std::logic_error("route " + route.method + " " + route.pattern +
+                           " needs exactly one of handler and session_handler");
+  }
   routes_.push_back(std::move(route));
 }
 

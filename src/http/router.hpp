@@ -1,7 +1,8 @@
 #pragma once
 // The route table. Patterns are literal segments and {name} placeholders
-// ("/api/v1/builds/{id}/start"). Every route names the permission it needs, or kPublic;
-// the server checks it before the handler runs, inside the request's transaction.
+// ("/api/v1/builds/{id}/start"). Every route names the permission it needs, kPublic, or
+// kNodeToken (build-node agents: the kiln_api.agent_* function checks the node token).
+// The server checks a permission before the handler runs, inside the request's transaction.
 #include <functional>
 #include <optional>
 #include <pqxx/pqxx>
@@ -10,26 +11,46 @@
 #include <vector>
 
 #include "db/api.hpp"
+#include "db/database.hpp"
 #include "http/request.hpp"
 
 namespace kiln::http {
 
 inline constexpr std::string_view kPublic = "public";
+inline constexpr std::string_view kNodeToken = "node-token";
 
+// A request served in one transaction (most routes).
 struct Call {
   const Request& request;
   const std::vector<std::string>& params;  // placeholder values in pattern order
   pqxx::work& tx;
-  const db::Principal& principal;          // empty for public routes
+  const db::Principal& principal;          // empty for public and node-token routes
+  const std::string& token_sha256;         // hex SHA-256 of the bearer token, or empty
+};
+
+// A request whose work spans several transactions with waits between them (long-poll,
+// Server-Sent Events). Each transaction is opened with with_tx, which re-authenticates the
+// caller so that row-level security applies and a revoked token stops a long stream.
+struct Session {
+  const Request& request;
+  const std::vector<std::string>& params;
+  db::Database& db;
+  std::string token_sha256;
+  bool user_token = false;  // re-authenticate as a user in each transaction
+
+  template <class F>
+  auto with_tx(F&& body) const -> decltype(body(std::declval<pqxx::work&>()));
 };
 
 using Handler = std::function<Response(const Call&)>;
+using SessionHandler = std::function<Response(const Session&)>;
 
 struct Route {
   std::string method;
   std::string pattern;
-  std::string permission;  // a permission name, or kPublic
-  Handler handler;
+  std::string permission;  // a permission name, kPublic or kNodeToken
+  Handler handler;                  // exactly one of handler
+  SessionHandler session_handler;  // and session_handler
 };
 
 struct RouteMatch {
@@ -47,5 +68,15 @@ class Router {
  private:
   std::vector<Route> routes_;
 };
+
+template <class F>
+auto Session::with_tx(F&& body) const -> decltype(body(std::declval<pqxx::work&>())) {
+  return db.with_tx([&](pqxx::work& tx) {
+    if (user_token && !db::authenticate(tx, token_sha256)) {
+      throw Error(Errc::kUnauthorized, "unauthorized", "the API token is unknown, expired or revoked");
+    }
+    return body(tx);
+  });
+}
 
 }  // namespace kiln::http

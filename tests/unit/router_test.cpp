@@ -64,6 +64,21 @@ TEST(Router, RefusesARouteWithoutAPermission) {
   EXPECT_THROW(r.add({"GET", "/x", "", noop()}), std::logic_error);
 }
 
+TEST(Router, RefusesARouteWithNoHandlerOrTwo) {
+  Router r;
+  EXPECT_THROW(r.add({"GET", "/x", "build:read", {}, {}}), std::logic_error);
+  EXPECT_THROW(r.add({"GET", "/x", "build:read", noop(), [](const Session&) { return Response{}; }}),
+               std::logic_error);
+}
+
+TEST(Router, OnlyAgentRoutesTakeNodeTokens) {
+  Metrics metrics;
+  const Router router = handlers::all_routes(metrics);
+  for (const auto& route : router.routes()) {
+    EXPECT_EQ(route.permission == kNodeToken, route.pattern.starts_with("/api/v1/agent/")) << route.pattern;
+  }
+}
+
 TEST(Router, EveryKilnRouteNamesAPermissionAndOnlyHealthAndMetricsArePublic) {
   Metrics metrics;
   const Router router = handlers::all_routes(metrics);
@@ -71,6 +86,8 @@ TEST(Router, EveryKilnRouteNamesAPermissionAndOnlyHealthAndMetricsArePublic) {
   for (const auto& route : router.routes()) {
     if (route.permission == kPublic) {
       EXPECT_TRUE(route.pattern == "/healthz" || route.pattern == "/metrics") << route.pattern;
+    } else if (route.permission == kNodeToken) {
+      EXPECT_TRUE(route.pattern.starts_with("/api/v1/agent/")) << route.pattern;
     } else {
       EXPECT_NE(route.permission.find(':'), std::string::npos) << route.pattern;
     }
