@@ -51,7 +51,6 @@ struct Follower {
 void follow(Follower f, const http::StreamWriter& write) {
   db::Listening logs(f.db, "kiln_logs");
   db::Listening events(f.db, "kiln_build_events");
-  if (!write("retry: 2000\n\n")) return;
   for (;;) {
     db::LogSlice slice;
     try {
@@ -99,6 +98,7 @@ http::Response logs(const http::Session& s) {
   // The stream owns copies of what it needs: it runs after this function has returned.
   r.stream = [f = Follower{s.db, s.token_sha256, s.request.request_id, build_id, first.next_offset},
               text = first.data, start = offset](const http::StreamWriter& write) {
+    if (!write("retry: 2000\n\n")) return;
     if (!text.empty() && !write(sse("log", {{"offset", start}, {"text", text}}, f.offset))) return;
     follow(f, write);
   };

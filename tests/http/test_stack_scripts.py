@@ -16,11 +16,15 @@ def alive(pid):
 
 def pids(stack):
     run = stack.var
-    return {
+    found = {
         "kiln-api": int((run / "run" / "kiln-api.pid").read_text()),
         "nginx": int((run / "nginx" / "nginx.pid").read_text()),
         "postgres": int((run / "pg" / "data" / "postmaster.pid").read_text().split()[0]),
     }
+    for worker in ("kiln-dispatch", "kiln-agent"):
+        if (run / "run" / f"{worker}.pid").exists():
+            found[worker] = int((run / "run" / f"{worker}.pid").read_text())
+    return found
 
 
 def test_up_twice_starts_nothing_new_and_keeps_the_admin_token(stack):
@@ -39,13 +43,21 @@ def test_status_reports_every_process(stack):
         assert f"{name}: running" in out
 
 
-def test_demo_submits_example_builds_that_are_queued(stack):
-    out = stack.script("demo").stdout
+def test_demo_runs_example_builds_to_succeeded_on_a_local_agent(stack):
+    stack.env["KILN_WITH_WORKERS"] = "1"
+    try:
+        out = stack.script("demo").stdout
+    finally:
+        stack.env["KILN_WITH_WORKERS"] = "0"
     assert stack.url in out
-    assert out.count("queued") == 3
+    assert out.count(" succeeded") == 3, out
+    assert "tests passed" in out  # the compiled C program's own test, from the build log
     admin = stack.client(stack.admin_token)
-    queued = admin.get("/api/v1/builds?status=queued&project=hello-c").json()["items"]
-    assert len(queued) == 3
+    builds = admin.get("/api/v1/builds?project=hello-c").json()["items"]
+    assert [b["status"] for b in builds] == ["succeeded"] * 3
+    nodes = admin.get("/api/v1/admin/build-nodes").json()["items"]
+    assert [(n["name"], n["online"]) for n in nodes] == [("local", True)]
+    assert "kiln-dispatch: running" in stack.script("status").stdout
 
 
 def test_down_stops_exactly_what_up_started(stack):
@@ -55,6 +67,7 @@ def test_down_stops_exactly_what_up_started(stack):
     try:
         out = stack.script("down").stdout
         assert "stopped nginx" in out and "stopped kiln-api" in out and "stopped postgresql" in out
+        assert "stopped kiln-agent" in out and "stopped kiln-dispatch" in out
         for name, pid in started.items():
             assert not alive(pid), name
         assert alive(bystander.pid)

@@ -54,7 +54,8 @@ class Stack:
         self.env = dict(os.environ, KILN_VAR=str(self.var), KILN_HTTP_PORT=str(self.http_port),
                         KILN_PG_PORT=str(self.pg_port),
                         KILN_BUILD_DIR=os.environ.get("KILN_BUILD_DIR", str(ROOT / "build")),
-                        KILN_API_THREADS=os.environ.get("KILN_API_THREADS", "4"))
+                        KILN_API_THREADS=os.environ.get("KILN_API_THREADS", "8"),
+                        KILN_WITH_WORKERS=os.environ.get("KILN_WITH_WORKERS", "0"))
         self.kiln = Path(self.env["KILN_BUILD_DIR"]) / "cmd" / "kiln"
 
     # lifecycle ---------------------------------------------------------------------------
@@ -127,3 +128,76 @@ class Stack:
 
     def signal_api(self, sig=signal.SIGTERM):
         os.kill(self.api_pid(), sig)
+
+
+class Workers:
+    """Real kiln-dispatch and kiln-agent processes for one stack, started and killed at will
+    (crash tests kill them with SIGKILL). Everything still running is stopped by stop_all()."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.build_dir = Path(stack.env["KILN_BUILD_DIR"])
+        self.procs = []
+        self.logs = stack.var / "log"
+
+    def register_node(self, name, **fields):
+        """Registers a build node through the API; returns (node json, token file)."""
+        admin = self.stack.client(self.stack.admin_token)
+        r = admin.post("/api/v1/admin/build-nodes", {"name": name, **fields})
+        assert r.status_code == 201, r.text
+        node = r.json()
+        token_file = self.stack.var / f"node-token-{name}"
+        token_file.write_text(node["token"] + "\n")
+        token_file.chmod(0o600)
+        return node, token_file
+
+    def _spawn(self, name, args):
+        log = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.stack.env)
+        proc.log_path = self.logs / f"{name}.log"
+        self.procs.append(proc)
+        return proc
+
+    def agent(self, name, token_file, concurrency=2, extra=()):
+        work = self.stack.var / f"agent-{name}"
+        work.mkdir(exist_ok=True)
+        return self._spawn(f"agent-{name}", [
+            str(self.build_dir / "cmd" / "kiln-agent"), "--url", self.stack.url, "--token-file", str(token_file),
+            "--work-dir", str(work), "--concurrency", str(concurrency), "--wait-seconds", "5",
+            "--kill-grace-seconds", "2", *extra])
+
+    def dispatcher(self, name, mode="--loop", extra=()):
+        dsn = f"host=127.0.0.1 port={self.stack.pg_port} user=kiln_dispatch dbname=kiln"
+        return self._spawn(f"dispatch-{name}", [
+            str(self.build_dir / "cmd" / "kiln-dispatch"), mode, "--database", dsn, "--worker", name,
+            "--interval", "1", "--pipelines", str(ROOT / "pipelines" / "build-node"), *extra])
+
+    def kill(self, proc, sig=signal.SIGKILL):
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def set_setting(self, key, value):
+        self.stack.sql("update kiln.settings set value = %s where key = %s", (value, key))
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
+    """Polls predicate until it returns a truthy value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
