@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "db/nodes_api.hpp"
+#include "http/draining.hpp"
 #include "json_fields.hpp"
 #include "path_params.hpp"
 #include "routes.hpp"
@@ -14,6 +15,7 @@ namespace {
 
 using http::kNodeToken;
 constexpr int kMaxWaitSeconds = 30;
+constexpr std::chrono::milliseconds kDrainCheck{1000};  // how often a waiting claim looks at draining()
 
 // Long-poll: claim now; if nothing is offered, wait for kiln_offers (or the deadline) and
 // claim once more. Listening starts before the first claim so no offer slips in between.
@@ -30,10 +32,11 @@ http::Response claim(const http::Session& s) {
     std::string result = s.with_tx([&](pqxx::work& tx) { return db::agent_claim(tx, s.token_sha256, declared); });
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     const auto parsed = nlohmann::json::parse(result);
-    if (!parsed["executions"].empty() || left.count() <= 0 || parsed.value("node_status", "active") != "active") {
+    if (!parsed["executions"].empty() || left.count() <= 0 || parsed.value("node_status", "active") != "active" ||
+        http::draining()) {
       return http::Response::json(200, std::move(result));
     }
-    s.db.wait_for_notifications(left);
+    s.db.wait_for_notifications(std::min(left, kDrainCheck));
   }
 }
 

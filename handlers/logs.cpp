@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "db/nodes_api.hpp"
+#include "http/draining.hpp"
 #include "http/error_body.hpp"
 #include "http/query.hpp"
 #include "path_params.hpp"
@@ -25,6 +26,16 @@ std::string sse(std::string_view event, const nlohmann::json& data, long long id
   out += "event: " + std::string(event) + "\ndata: " +
          data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
   return out;
+}
+
+// Waits for a notification up to the keep-alive period, in slices so that draining ends it.
+std::vector<std::string> wait_or_drain(db::Database& db) {
+  const auto until = std::chrono::steady_clock::now() + kKeepAlive;
+  while (!http::draining() && std::chrono::steady_clock::now() < until) {
+    auto got = db.wait_for_notifications(std::chrono::seconds(1));
+    if (!got.empty()) return got;
+  }
+  return {};
 }
 
 // What a log stream needs once the request handler has returned.
@@ -68,7 +79,8 @@ void follow(Follower f, const http::StreamWriter& write) {
       return;
     }
     if (slice.data.size() >= static_cast<std::size_t>(kFollowChunkBytes)) continue;  // more is waiting
-    if (f.db.wait_for_notifications(kKeepAlive).empty() && !write(": keep-alive\n\n")) return;
+    if (http::draining()) return;  // the client reconnects to another process with Last-Event-ID
+    if (wait_or_drain(f.db).empty() && !write(": keep-alive\n\n")) return;
   }
 }
 

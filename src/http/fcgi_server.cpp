@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "db/api.hpp"
+#include "http/draining.hpp"
 #include "http/error_body.hpp"
 #include "log.hpp"
 
@@ -159,6 +160,7 @@ int serve(const ServerOptions& options, App& app) {
   int received = 0;
   sigwait(&signals, &received);
   log("info", "draining", {{"signal", strsignal(received)}});
+  g_draining = true;
   FCGX_ShutdownPending();
   shutdown(listen_fd, SHUT_RDWR);  // wakes every accept(); in-flight requests finish
   for (auto& t : threads) t.join();

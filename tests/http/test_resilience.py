@@ -99,3 +99,28 @@ def test_nginx_answers_503_json_while_kiln_api_is_down_and_up_restarts_it(stack,
     stack.script("up")
     assert stack.wait_healthy()
     assert admin.get("/api/v1/builds").status_code == 200
+
+
+def test_sigterm_ends_a_waiting_agent_long_poll_at_once_instead_of_after_its_wait(stack):
+    from stack import Workers
+    assert stack.wait_healthy() or stack.script("up")
+    _, token_file = Workers(stack).register_node("drain-probe")
+    node = stack.client(token_file.read_text().strip())
+    pid = stack.api_pid()
+    result = {}
+    poll = threading.Thread(target=lambda: result.setdefault(
+        "r", node.post("/api/v1/agent/claim", {"wait_seconds": 25, "running": 0})))
+    poll.start()
+    # The first claim found nothing (it set the heartbeat); the request now waits for offers.
+    assert wait_until(lambda: stack.sql(
+        "select last_heartbeat_at is not null from kiln.build_nodes where name = 'drain-probe'")[0][0])
+    time.sleep(0.5)
+    started = time.monotonic()
+    stack.signal_api()
+    poll.join(timeout=30)
+    assert wait_until(lambda: not alive(pid), timeout=10)
+    assert time.monotonic() - started < 5, "draining waited for the long-poll"
+    assert result["r"].status_code == 200, result["r"].text
+    assert result["r"].json()["executions"] == []
+    stack.script("up")
+    assert stack.wait_healthy()
