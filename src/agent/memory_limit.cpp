@@ -90,13 +90,21 @@ bool probe(MemoryLimitMode mode, const std::string& parent) {
   }
 }
 
-// A killed agent leaves its per-run cgroups behind (its builds died with it). rmdir only
-// removes a cgroup without processes, so this cannot hurt a build that is still running.
+// A killed agent leaves its per-run cgroups behind (its builds died with it). Names carry
+// the owning agent's pid; only cgroups of agents that are gone are removed, since another
+// agent on this machine may have just created one that its build has not joined yet (and
+// rmdir would succeed on it, being empty).
 void remove_leftovers(const std::string& parent) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("kiln-run-", 0) == 0 || name.rfind("kiln-probe-", 0) == 0) ::rmdir(entry.path().c_str());
+    std::string_view rest;
+    if (name.rfind("kiln-run-", 0) == 0) rest = std::string_view(name).substr(9);
+    if (name.rfind("kiln-probe-", 0) == 0) rest = std::string_view(name).substr(11);
+    if (rest.empty()) continue;
+    const pid_t owner = static_cast<pid_t>(std::atoi(std::string(rest.substr(0, rest.find('-'))).c_str()));
+    if (owner > 0 && (::kill(owner, 0) == 0 || errno == EPERM)) continue;  // its agent still runs
+    ::rmdir(entry.path().c_str());
   }
 }
 

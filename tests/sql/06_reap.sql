@@ -34,7 +34,7 @@ select results_eq(
 select results_eq(
   format($$select from_status::text, to_status::text, actor, message, execution_id, detail, created_at
              from kiln.build_events where build_id = %L order by id desc limit 1$$, :'b1'),
-  format($$values ('dispatching', 'queued', 'reaper', 'lease of w1 expired; requeued as attempt 2',
+  format($$values ('dispatching', 'queued', 'reaper', 'lease of w1 expired at 2030-01-01 00:01:00+00; requeued as attempt 2',
                    %L::uuid, '{"lost_worker":"w1"}'::jsonb, '2030-01-01 01:00+00'::timestamptz)$$, :'e1'),
   'an event records the requeue');
 select results_eq(
@@ -65,7 +65,7 @@ select results_eq($$select new_status::text from kiln_api.reap_expired_leases('2
 select results_eq(
   format($$select status::text, attempt, finished_at, failure_reason from kiln.builds where id = %L$$, :'b3'),
   $$values ('failed', 1, '2030-01-02 01:00+00'::timestamptz,
-            'lease expired on all 1 attempts (last worker w3)')$$,
+            'lease of w3 expired at 2030-01-02 00:01:00+00; gave up after 1 attempts')$$,
   'the failed build says the lease was lost on every attempt');
 select is((select status::text from kiln.build_executions where id = :'e3'), 'lost',
   'its execution is lost');
@@ -88,7 +88,7 @@ select results_eq(
   'three executions, one per attempt and epoch, all lost');
 select results_eq(
   format($$select status::text, attempt, max_attempts, failure_reason from kiln.builds where id = %L$$, :'b4'),
-  $$values ('failed', 3, 3, 'lease expired on all 3 attempts (last worker w4)')$$,
+  $$values ('failed', 3, 3, 'lease of w4 expired at 2030-01-03 00:41:00+00; gave up after 3 attempts')$$,
   'the build failed on attempt 3 of 3');
 select is_empty(format($$select * from kiln.builds where id = %L and status = 'queued'$$, :'b4'),
   'a failed build is not claimable');

@@ -10,7 +10,7 @@ select tables_are('kiln', array['schema_migrations', 'tenants', 'users', 'permis
   'role_permissions', 'user_roles', 'api_tokens', 'projects', 'build_methods', 'builds',
   'build_configs', 'build_executions', 'build_events', 'build_transitions', 'pipeline_templates',
   'providers', 'node_pools', 'build_nodes', 'infrastructure_usage', 'infrastructure_usage_default',
-  'audit_log'], 'kiln holds exactly the expected tables');
+  'audit_log', 'settings', 'size_defaults', 'build_log_chunks'], 'kiln holds exactly the expected tables');
 select enum_has_labels('kiln', 'build_status', array['pending', 'queued', 'dispatching', 'running',
   'succeeded', 'failed', 'cancelled', 'timed_out'], 'build_status has the lifecycle''s statuses in order');
 select enum_has_labels('kiln', 'execution_status', array['dispatching', 'running', 'succeeded', 'failed',
@@ -54,19 +54,30 @@ select set_eq($$select p.proname::text from pg_proc p
                  where p.pronamespace = 'kiln_api'::regnamespace
                    and not has_function_privilege('kiln_web', p.oid, 'execute')$$,
   array['claim_builds', 'renew_lease', 'start_execution', 'finish_execution', 'lock_execution',
-        'reap_expired_leases', 'bootstrap_user'],
-  'kiln_web may call everything but the queue functions and bootstrap_user');
+        'reap_expired_leases', 'bootstrap_user', 'plan_execution', 'offer_execution',
+        'enforce_time_budgets', 'append_log', 'authenticate_node', 'node_execution', 'node_can_run'],
+  'kiln_web may call everything but the queue functions, bootstrap_user and the agent internals');
 select set_eq($$select p.oid::regprocedure::text from pg_proc p
                  where p.pronamespace = 'kiln_api'::regnamespace and p.prosecdef$$,
-  array['kiln_api.authenticate(bytea,timestamp with time zone)', 'kiln_api.metrics_build_counts()'],
-  'only authenticate and metrics_build_counts are security definer');
+  array['kiln_api.authenticate(bytea,timestamp with time zone)', 'kiln_api.metrics_build_counts()',
+        'kiln_api.setting(text)',
+        'kiln_api.agent_claim(bytea,jsonb,timestamp with time zone)',
+        'kiln_api.agent_renew(bytea,uuid,bigint,timestamp with time zone)',
+        'kiln_api.agent_append_log(bytea,uuid,bigint,bigint,text)',
+        'kiln_api.agent_finish(bytea,uuid,bigint,jsonb,timestamp with time zone)'],
+  'only token lookups, metrics, settings and the node-token agent calls are security definer');
 select results_eq(
   $$select p.proname::text collate "default", pg_get_userbyid(p.proowner)::text collate "default",
            p.proconfig collate "default"
       from pg_proc p where p.pronamespace = 'kiln_api'::regnamespace and p.prosecdef order by 1$$,
-  $$values ('authenticate', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('metrics_build_counts', 'kiln_system', array['search_path=pg_catalog, kiln'])$$,
-  'both are owned by kiln_system with a pinned search_path');
+  $$values ('agent_append_log', 'kiln_system', array['search_path=pg_catalog, kiln']),
+           ('agent_claim', 'kiln_system', array['search_path=pg_catalog, kiln']),
+           ('agent_finish', 'kiln_system', array['search_path=pg_catalog, kiln']),
+           ('agent_renew', 'kiln_system', array['search_path=pg_catalog, kiln']),
+           ('authenticate', 'kiln_system', array['search_path=pg_catalog, kiln']),
+           ('metrics_build_counts', 'kiln_system', array['search_path=pg_catalog, kiln']),
+           ('setting', 'kiln_system', array['search_path=pg_catalog, kiln'])$$,
+  'all are owned by kiln_system with a pinned search_path');
 select ok(not has_table_privilege('kiln_web', 'kiln.build_events', 'update')
           and not has_table_privilege('kiln_web', 'kiln.build_events', 'delete')
           and not has_table_privilege('kiln_web', 'kiln.audit_log', 'update')
