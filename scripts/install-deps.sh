@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config git curl ca-certificates
   libfcgi-dev libpqxx-dev libpq-dev nlohmann-json3-dev libssl-dev libcurl4-openssl-dev libctemplate-dev
+  libyaml-cpp-dev openssl
   libgtest-dev libbenchmark-dev
   nginx postgresql-15 postgresql-contrib postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   python3 python3-pytest python3-requests python3-psycopg2

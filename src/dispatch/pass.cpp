@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "db/dispatch_api.hpp"
+#include "dispatch/housekeeping.hpp"
 #include "log.hpp"
 
 namespace kiln::dispatch {
@@ -46,6 +47,7 @@ void hand_off(db::Database& db, const db::Claim& claim, const BuildNodeRenderer&
 
 PassResult run_pass(db::Database& db, const PassOptions& options, const BuildNodeRenderer& renderer) {
   PassResult result;
+  result.housekeeping = run_housekeeping(db);
   for (const auto& r : db.with_tx([](pqxx::work& tx) { return db::reap_expired_leases(tx); })) {
     log("warn", "lease expired", {{"build_id", r.build_id}, {"execution_id", r.execution_id},
                                   {"now", r.new_status}});

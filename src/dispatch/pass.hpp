@@ -7,6 +7,7 @@
 #include <string>
 
 #include "db/database.hpp"
+#include "dispatch/housekeeping.hpp"
 #include "dispatch/render.hpp"
 
 namespace kiln::dispatch {
@@ -25,6 +26,7 @@ struct PassResult {
   int claimed = 0;
   int offered = 0;
   int failed = 0;  // builds that can never run (planning or rendering refused them)
+  HousekeepingResult housekeeping;
 };
 
 PassResult run_pass(db::Database& db, const PassOptions& options, const BuildNodeRenderer& renderer);
