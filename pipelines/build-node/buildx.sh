@@ -3,11 +3,7 @@
     GIT_URL, IMAGE, GIT_REVISION, DOCKERFILE, CONTEXT, PLATFORMS, BUILD_ID. }}
 set -eu
 echo "==> kiln build "{{BUILD_ID:x-shell}}
-git clone --quiet -- {{GIT_URL:x-shell}} source
-cd source
-{{#HAS_GIT_REVISION}}
-git checkout --quiet {{GIT_REVISION:x-shell}}
-{{/HAS_GIT_REVISION}}
+{{>CLONE}}
 dockerfile=Dockerfile
 {{#HAS_DOCKERFILE}}
 dockerfile={{DOCKERFILE:x-shell}}

@@ -4,11 +4,7 @@
 set -eu
 echo "==> kiln build "{{BUILD_ID:x-shell}}
 {{#HAS_GIT_URL}}
-git clone --quiet -- {{GIT_URL:x-shell}} source
-cd source
-{{#HAS_GIT_REVISION}}
-git checkout --quiet {{GIT_REVISION:x-shell}}
-{{/HAS_GIT_REVISION}}
+{{>CLONE}}
 {{/HAS_GIT_URL}}
 attribute=default
 {{#HAS_ATTRIBUTES}}

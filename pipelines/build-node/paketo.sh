@@ -3,11 +3,7 @@
     Placeholders, all quoted by :x-shell: GIT_URL, IMAGE, GIT_REVISION, BUILDER, BUILD_ID. }}
 set -eu
 echo "==> kiln build "{{BUILD_ID:x-shell}}
-git clone --quiet -- {{GIT_URL:x-shell}} source
-cd source
-{{#HAS_GIT_REVISION}}
-git checkout --quiet {{GIT_REVISION:x-shell}}
-{{/HAS_GIT_REVISION}}
+{{>CLONE}}
 builder=paketobuildpacks/builder-jammy-base
 {{#HAS_BUILDER}}
 builder={{BUILDER:x-shell}}

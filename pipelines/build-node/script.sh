@@ -6,12 +6,7 @@
 set -eu
 echo "==> kiln build "{{BUILD_ID:x-shell}}
 {{#HAS_GIT_URL}}
-echo "==> cloning "{{GIT_URL:x-shell}}
-git clone --quiet -- {{GIT_URL:x-shell}} source
-cd source
-{{#HAS_GIT_REVISION}}
-git checkout --quiet {{GIT_REVISION:x-shell}}
-{{/HAS_GIT_REVISION}}
+{{>CLONE}}
 {{/HAS_GIT_URL}}
 {{#HAS_WORKDIR}}
 cd -- {{WORKDIR:x-shell}}

@@ -3,15 +3,11 @@
 #include <algorithm>
 
 #include "db/nodes_api.hpp"
+#include "db/statements.hpp"
 
 namespace kiln::db {
 
 namespace {
-
-struct Statement {
-  const char* name;
-  const char* sql;
-};
 
 constexpr Statement kStatements[] = {
     {"authenticate",
@@ -29,8 +25,6 @@ constexpr Statement kStatements[] = {
     {"ping", "select 1"},
 };
 
-std::string json_of(const pqxx::row& row) { return row[0].c_str(); }
-
 }  // namespace
 
 void prepare_statements(pqxx::connection& conn) {
@@ -38,7 +32,7 @@ void prepare_statements(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec("set timezone = 'UTC'");
   }
-  for (const auto& s : kStatements) conn.prepare(s.name, s.sql);
+  prepare_all(conn, kStatements);
   prepare_node_statements(conn);
 }
 

@@ -1,13 +1,10 @@
 #include "db/dispatch_api.hpp"
 
+#include "db/statements.hpp"
+
 namespace kiln::db {
 
 namespace {
-
-struct Statement {
-  const char* name;
-  const char* sql;
-};
 
 constexpr Statement kStatements[] = {
     {"claim_builds",
@@ -29,7 +26,7 @@ void prepare_dispatch_statements(pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec("set timezone = 'UTC'");
   }
-  for (const auto& s : kStatements) conn.prepare(s.name, s.sql);
+  prepare_all(conn, kStatements);
 }
 
 std::vector<Claim> claim_builds(pqxx::work& tx, const std::string& worker, int batch, int lease_seconds) {

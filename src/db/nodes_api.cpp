@@ -1,13 +1,10 @@
 #include "db/nodes_api.hpp"
 
+#include "db/statements.hpp"
+
 namespace kiln::db {
 
 namespace {
-
-struct Statement {
-  const char* name;
-  const char* sql;
-};
 
 constexpr Statement kStatements[] = {
     {"register_build_node", "select kiln_api.register_build_node($1::jsonb, decode($2, 'hex'))"},
@@ -21,12 +18,10 @@ constexpr Statement kStatements[] = {
      "select data, next_offset, status::text, complete from kiln_api.get_build_log($1::uuid, $2, $3)"},
 };
 
-std::string json_of(const pqxx::row& row) { return row[0].c_str(); }
-
 }  // namespace
 
 void prepare_node_statements(pqxx::connection& conn) {
-  for (const auto& s : kStatements) conn.prepare(s.name, s.sql);
+  prepare_all(conn, kStatements);
 }
 
 std::string register_build_node(pqxx::work& tx, const std::string& body, const std::string& token_sha256_hex) {

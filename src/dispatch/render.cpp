@@ -94,13 +94,20 @@ BuildNodeRenderer::~BuildNodeRenderer() = default;
 
 std::string BuildNodeRenderer::render(const std::string& method, const nlohmann::json& params,
                                       const std::string& build_id) const {
+  // An included template sees none of its includer's values, so each gets them all.
+  const auto fill = [&](ctemplate::TemplateDictionary* d) {
+    d->SetValue("BUILD_ID", build_id);
+    for (const auto& [key, value] : params.items()) {
+      const std::string name = upper(key);
+      d->SetValue(name, value.is_string() ? value.get<std::string>() : value.dump());
+      d->ShowSection("HAS_" + name);
+    }
+  };
   ctemplate::TemplateDictionary dict("build");
-  dict.SetValue("BUILD_ID", build_id);
-  for (const auto& [key, value] : params.items()) {
-    const std::string name = upper(key);
-    dict.SetValue(name, value.is_string() ? value.get<std::string>() : value.dump());
-    dict.ShowSection("HAS_" + name);
-  }
+  fill(&dict);
+  ctemplate::TemplateDictionary* clone = dict.AddIncludeDictionary("CLONE");
+  clone->SetFilename("_clone");
+  fill(clone);
   std::string out;
   if (!impl_->cache.ExpandNoLoad(method, ctemplate::STRIP_BLANK_LINES, &dict, nullptr, &out)) {
     throw std::runtime_error("no build-node pipeline template for method " + method);

@@ -1,6 +1,7 @@
 #pragma once
 // Renders the build-node form of a method's pipeline template (pipelines/build-node/
-// <method>.sh) into the shell script an agent runs. Every variable must carry the
+// <method>.sh; files starting with _ are partials, e.g. _clone.sh included as {{>CLONE}})
+// into the shell script an agent runs. Every variable must carry the
 // :x-shell modifier, which quotes its value as one shell word; a template that has a
 // variable without it is refused when loaded, so no parameter can ever reach the shell
 // unquoted.

@@ -97,6 +97,10 @@ TEST(BuildNodeRenderer, HostileParametersReachEveryToolAsOneArgumentAndNeverRun)
       for (const char* name : names) params[name] = hostile;
       const auto result = run_script(renderer.render(method, params, "b"));
       EXPECT_NE(result.output.find("rc=0"), std::string::npos) << method << " " << hostile << "\n" << result.output;
+      if (params.contains("git_url")) {
+        EXPECT_NE(result.output.find("git <clone> <--quiet> <--> <" + std::string(hostile) + "> <source>"),
+                  std::string::npos) << method << " " << hostile << "\n" << result.output;
+      }
       // The fake tools saw the value whole, as one <argument>.
       EXPECT_NE(result.output.find("<" + std::string(hostile)), std::string::npos) << method << " " << hostile
                                                                                      << "\n" << result.output;
@@ -104,6 +108,15 @@ TEST(BuildNodeRenderer, HostileParametersReachEveryToolAsOneArgumentAndNeverRun)
       EXPECT_EQ(result.output.find("\npwned\n"), std::string::npos) << method << " " << hostile;
     }
   }
+}
+
+TEST(BuildNodeRenderer, TheSharedClonePartialChecksOutTheRevisionOnlyWhenGiven) {
+  const BuildNodeRenderer renderer(kTemplates);
+  const auto with = run_script(renderer.render("docker", {{"git_url", "u"}, {"image", "i"}, {"git_revision", "abc"}}, "b"));
+  EXPECT_NE(with.output.find("git <clone> <--quiet> <--> <u> <source>\ngit <checkout> <--quiet> <abc>"),
+            std::string::npos) << with.output;
+  const auto without = run_script(renderer.render("docker", {{"git_url", "u"}, {"image", "i"}}, "b"));
+  EXPECT_EQ(without.output.find("checkout"), std::string::npos) << without.output;
 }
 
 TEST(BuildNodeRenderer, AScriptCannotEscapeItsQuotingEither) {
