@@ -1,7 +1,9 @@
 -- append_log: appends text to a build's log (the caller holds the build row lock, which
--- serializes appends), keeping at most log_max_bytes per build; NOTIFY kiln_logs wakes
--- followers. Returns the build log's new size. Internal: called by agent_append_log and
--- agent_claim (attempt headers).
+-- serializes appends), keeping at most log_max_bytes per build: the chunk that crosses the
+-- limit is cut at a character boundary and followed by a notice, after which the log is
+-- at or past the limit and everything later is dropped. NOTIFY kiln_logs wakes followers.
+-- Returns the build log's new size. Internal: called by agent_append_log and agent_claim
+-- (attempt headers).
 create function kiln_api.append_log(p_build_id uuid, p_execution_id uuid, p_data text)
   returns bigint language plpgsql as $$
 declare
@@ -10,17 +12,36 @@ declare
   v_data text := p_data;
 begin
   select * into strict v_build from kiln.builds where id = p_build_id;
-  if v_build.log_bytes >= v_max or v_data = '' then
+  if v_build.log_truncated or v_data = '' then
     return v_build.log_bytes;
   end if;
   if v_build.log_bytes + octet_length(v_data) > v_max then
-    v_data := format(E'\n[kiln: log truncated at %s bytes; the rest of the output was dropped]\n', v_max);
+    v_data := kiln_api.utf8_prefix(v_data, greatest(v_max - v_build.log_bytes, 0)::integer) ||
+              format(E'\n[kiln: log truncated at %s bytes; the rest of the output was dropped]\n', v_max);
+    update kiln.builds set log_truncated = true where id = p_build_id;
   end if;
   insert into kiln.build_log_chunks (build_id, build_offset, tenant_id, execution_id, data)
     values (p_build_id, v_build.log_bytes, v_build.tenant_id, p_execution_id, v_data);
   update kiln.builds set log_bytes = log_bytes + octet_length(v_data) where id = p_build_id;
   perform pg_notify('kiln_logs', p_build_id::text);
   return v_build.log_bytes + octet_length(v_data);
+end $$;
+
+-- utf8_prefix: the longest prefix of p_text of at most p_bytes bytes that ends on a
+-- character boundary.
+create function kiln_api.utf8_prefix(p_text text, p_bytes integer) returns text
+  language plpgsql immutable as $$
+declare
+  v_bytes bytea := substring(convert_to(p_text, 'UTF8') from 1 for greatest(p_bytes, 0));
+begin
+  for v_cut in 0..3 loop  -- a UTF-8 character is at most 4 bytes
+    begin
+      return convert_from(substring(v_bytes from 1 for length(v_bytes) - v_cut), 'UTF8');
+    exception when character_not_in_repertoire or untranslatable_character then
+      continue;
+    end;
+  end loop;
+  return '';
 end $$;
 
 -- get_build_log: the build's log from byte p_offset, whole chunks up to about p_limit

@@ -48,7 +48,9 @@ create index build_executions_offered on kiln.build_executions (offered_at)
 create index build_executions_node_active on kiln.build_executions (build_node_id)
   where status in ('dispatching', 'running');
 
-alter table kiln.builds add column log_bytes bigint not null default 0;
+alter table kiln.builds
+  add column log_bytes bigint not null default 0,
+  add column log_truncated boolean not null default false;  -- log_max_bytes reached
 
 -- A build's log: the output of all its executions in the order it arrived, plus a header
 -- line per attempt. build_offset is the byte offset of data in the whole build log.

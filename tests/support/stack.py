@@ -201,3 +201,136 @@ def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+# Helpers for the build-node end-to-end, crash-recovery and soak tests ----------------------
+
+FINAL_STATUSES = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+def log_tails(stack, names=None, chars=3000):
+    """The tails of the stack's log files (all *.log, or those whose name contains one of
+    names), for printing when a test fails."""
+    out = []
+    for path in sorted((stack.var / "log").glob("*.log")):
+        if names and not any(n in path.name for n in names):
+            continue
+        text = path.read_text(errors="replace")
+        out.append(f"--- {path.name} (last {chars} chars)\n{text[-chars:]}")
+    return "\n".join(out)
+
+
+def submit_and_start(client, body):
+    """Submits a build and starts it; returns the started build's JSON."""
+    r = client.post("/api/v1/builds", body)
+    assert r.status_code == 201, r.text
+    build_id = r.json()["id"]
+    r = client.post(f"/api/v1/builds/{build_id}/start")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def get_build(client, build_id):
+    r = client.get(f"/api/v1/builds/{build_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_status(client, build_id, statuses, timeout=60.0, interval=0.2):
+    """Polls the build until its status is one of statuses; returns the build JSON."""
+    if isinstance(statuses, str):
+        statuses = (statuses,)
+    seen = {}
+
+    def check():
+        build = get_build(client, build_id)
+        seen["last"] = build
+        return build if build["status"] in statuses else None
+
+    try:
+        return wait_for(check, timeout=timeout, interval=interval,
+                        what=f"build {build_id} to reach {statuses}")
+    except AssertionError as e:
+        last = seen.get("last") or {}
+        raise AssertionError(f"{e}; last status {last.get('status')!r}, build: {json.dumps(last)[:3000]}")
+
+
+def build_events(client, build_id):
+    r = client.get(f"/api/v1/builds/{build_id}/events")
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def build_log(client, build_id, offset=0):
+    r = client.get(f"/api/v1/builds/{build_id}/logs?offset={offset}")
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def pid_gone(pid):
+    """True when the process no longer exists or is a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat[stat.rindex(")") + 2] == "Z"
+
+
+def live_group_members(pgid):
+    """Pids of live (non-zombie) processes in process group pgid."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def sse_events(response):
+    """Parses a streamed text/event-stream response into dicts {event, id, data} (data
+    parsed as JSON when it is JSON); comments and retry lines are skipped. A generator:
+    it yields each event as it arrives."""
+    event = {}
+    data_lines = []
+    for raw in response.iter_lines(decode_unicode=False):
+        line = raw.decode("utf-8")
+        if line == "":
+            if data_lines or event:
+                data = "\n".join(data_lines)
+                try:
+                    event["data"] = json.loads(data)
+                except ValueError:
+                    event["data"] = data
+                event.setdefault("event", "message")
+                yield event
+            event, data_lines = {}, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data_lines.append(value)
+        elif name in ("event", "id"):
+            event[name] = value
+        # retry: ignored
+
+
+def stop_procs(procs, timeout=15):
+    """SIGTERM then wait (SIGKILL after timeout) for the given Workers processes only."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
