@@ -256,8 +256,8 @@ select is(test.error_detail($$select kiln_api.submit_build('{"project":"web","me
     "params":{"script":"x"},"infrastructure_type":"kubernetes","force_infrastructure":true}')$$),
   '{"code":"forbidden","field":"force_infrastructure"}'::jsonb, 'the 403 names force_infrastructure');
 select is((kiln_api.submit_build('{"project":"web","method":"script","params":{"script":"x"},
-            "infrastructure_type":"kubernetes"}') ->> 'infrastructure_type'), 'kubernetes',
-  'a developer may pick an infrastructure type without forcing it');
+            "infrastructure_type":"build_nodes"}') ->> 'infrastructure_type'), 'build_nodes',
+  'a developer may pick an available infrastructure type without forcing it');
 select test.act_as(:'viewer');
 select throws_ok($$select kiln_api.submit_build('{"project":"web","method":"script",
     "params":{"script":"x"},"infrastructure_type":"kubernetes"}')$$, 'QC403',
