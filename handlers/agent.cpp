@@ -29,7 +29,15 @@ http::Response claim(const http::Session& s) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   db::Listening offers(s.db, "kiln_offers");
   for (;;) {
-    std::string result = s.with_tx([&](pqxx::work& tx) { return db::agent_claim(tx, s.token_sha256, declared); });
+    std::string result = s.with_tx([&](pqxx::work& tx) {
+      std::string claimed = db::agent_claim(tx, s.token_sha256, declared);
+      // An agent that left (stopped, crashed, timed out) must not be handed work it will
+      // never run: roll the claim back so the executions stay offered.
+      if (s.request.client_gone()) {
+        throw Error(Errc::kUnavailable, "client_gone", "the agent closed the connection");
+      }
+      return claimed;
+    });
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     const auto parsed = nlohmann::json::parse(result);
     if (!parsed["executions"].empty() || left.count() <= 0 || parsed.value("node_status", "active") != "active" ||
@@ -37,6 +45,9 @@ http::Response claim(const http::Session& s) {
       return http::Response::json(200, std::move(result));
     }
     s.db.wait_for_notifications(std::min(left, kDrainCheck));
+    if (s.request.client_gone()) {
+      throw Error(Errc::kUnavailable, "client_gone", "the agent closed the connection");
+    }
   }
 }
 

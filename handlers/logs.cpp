@@ -3,11 +3,13 @@
 //   event: log   id: <next offset>   data: {"offset": N, "text": "…"}
 //   event: end   data: {"status": "succeeded"}
 //   event: error data: {"error": {…}}       (then the stream closes)
-// A reconnecting EventSource resumes from Last-Event-ID.
+// A reconnecting EventSource resumes from Last-Event-ID. A build page follows it with its
+// session cookie instead of a bearer token (GET only; see http::Auth).
 #include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "db/nodes_api.hpp"
+#include "db/pages_api.hpp"
 #include "http/draining.hpp"
 #include "http/error_body.hpp"
 #include "http/query.hpp"
@@ -42,15 +44,17 @@ std::vector<std::string> wait_or_drain(db::Database& db) {
 struct Follower {
   db::Database& db;
   std::string token_sha256;
+  bool web_session;  // token_sha256 is a page session's
   std::string request_id;
   std::string build_id;
   long long offset;
 
   db::LogSlice next() {
     return db.with_tx([&](pqxx::work& tx) {
-      // Each poll is authenticated again: a revoked token ends the stream.
-      if (!db::authenticate(tx, token_sha256)) {
-        throw Error(Errc::kUnauthorized, "unauthorized", "the API token is unknown, expired or revoked");
+      // Each poll is authenticated again: a revoked token or ended session ends the stream.
+      if (web_session ? !db::session_authenticate(tx, token_sha256) : !db::authenticate(tx, token_sha256)) {
+        throw Error(Errc::kUnauthorized, "unauthorized",
+                    web_session ? "the session has ended; sign in again" : "the API token is unknown, expired or revoked");
       }
       return db::get_build_log(tx, build_id, offset, kFollowChunkBytes);
     });
@@ -108,7 +112,7 @@ http::Response logs(const http::Session& s) {
   }
   http::Response r{200, "text/event-stream", {}, {{"X-Accel-Buffering", "no"}}, {}};
   // The stream owns copies of what it needs: it runs after this function has returned.
-  r.stream = [f = Follower{s.db, s.token_sha256, s.request.request_id, build_id, first.next_offset},
+  r.stream = [f = Follower{s.db, s.token_sha256, s.web_session, s.request.request_id, build_id, first.next_offset},
               text = first.data, start = offset](const http::StreamWriter& write) {
     if (!write("retry: 2000\n\n")) return;
     if (!text.empty() && !write(sse("log", {{"offset", start}, {"text", text}}, f.offset))) return;
@@ -120,7 +124,7 @@ http::Response logs(const http::Session& s) {
 }  // namespace
 
 void register_log_routes(http::Router& router) {
-  router.add({"GET", "/api/v1/builds/{id}/logs", "build:read", {}, logs});
+  router.add({"GET", "/api/v1/builds/{id}/logs", "build:read", {}, logs, http::Auth::kBearerOrPageSession});
 }
 
 }  // namespace kiln::handlers

@@ -1,6 +1,7 @@
 // /healthz and /metrics: public, for load balancers and Prometheus (nginx restricts
 // /metrics to the addresses allowed in nginx/kiln.conf.in).
 #include "db/api.hpp"
+#include "db/ops_api.hpp"
 #include "http/metrics.hpp"
 #include "routes.hpp"
 
@@ -17,6 +18,8 @@ void register_system_routes(http::Router& router, http::Metrics& metrics) {
                 for (const auto& row : db::metrics_build_counts(c.tx)) {
                   text += "kiln_builds{status=\"" + row.status + "\"} " + std::to_string(row.builds) + "\n";
                 }
+                // queue, executions, nodes, providers, latencies, webhooks, PostgreSQL pool use
+                text += http::render_database_metrics(db::metrics_rows(c.tx));
                 return http::Response{200, "text/plain; version=0.0.4", std::move(text), {}, {}};
               }, {}});
 }

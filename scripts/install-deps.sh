@@ -7,8 +7,8 @@ packages=(
   libfcgi-dev libpqxx-dev libpq-dev nlohmann-json3-dev libssl-dev libcurl4-openssl-dev libctemplate-dev
   libyaml-cpp-dev openssl
   libgtest-dev libbenchmark-dev
-  nginx postgresql-15 postgresql-contrib postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-  python3 python3-pytest python3-requests python3-psycopg2
+  nginx chromium postgresql-15 postgresql-contrib postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+  python3 python3-pytest python3-requests python3-psycopg2 python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -55,6 +55,17 @@ start_postgres() {
     --token-file "$VAR/admin-token" | sed 's/^/  /'
 }
 
+# The key that encrypts provider credentials at rest (docs/kubernetes.md): the one named by
+# KILN_MASTER_KEY_FILE, else var/master.key, made once.
+ensure_master_key() {
+  if [ -z "${KILN_MASTER_KEY_FILE:-}" ]; then
+    export KILN_MASTER_KEY_FILE="$VAR/master.key"
+    if [ ! -s "$KILN_MASTER_KEY_FILE" ]; then
+      (umask 077; printf 'k1:%s\n' "$(openssl rand -hex 32)" >"$KILN_MASTER_KEY_FILE")
+    fi
+  fi
+}
+
 start_api() {
   if pid_alive "$VAR/run/kiln-api.pid"; then return; fi
   "$BUILD/cmd/kiln-api" --listen "$VAR/run/kiln-api.sock" --database "$API_DB" \
@@ -67,7 +78,7 @@ start_nginx() {
   if pid_alive "$VAR/nginx/nginx.pid"; then return; fi
   mkdir -p "$VAR/nginx/tmp"
   sed -e "s|@PREFIX@|$VAR/nginx|g" -e "s|@LOGS@|$VAR/log|g" \
-      -e "s|@LISTEN@|127.0.0.1:$HTTP_PORT|g" -e "s|@SOCKET@|$VAR/run/kiln-api.sock|g" \
+      -e "s|@LISTEN@|127.0.0.1:$HTTP_PORT|g" -e "s|@SOCKET@|$VAR/run/kiln-api.sock|g" -e "s|@STATIC@|$ROOT/static|g" \
       "$ROOT/nginx/kiln.conf.in" >"$VAR/nginx/nginx.conf"
   nginx -t -q -p "$VAR/nginx" -e "$VAR/log/nginx-error.log" -c "$VAR/nginx/nginx.conf" \
     || die "nginx rejected $VAR/nginx/nginx.conf"
@@ -118,6 +129,7 @@ up() {
   mkdir -p "$VAR/run" "$VAR/log"
   chmod 755 "$VAR" "$VAR/run"
   start_postgres
+  ensure_master_key
   start_api
   start_nginx
   if [ "$WITH_WORKERS" = 1 ]; then

@@ -15,13 +15,15 @@
 #include "core/token.hpp"
 #include "db/api.hpp"
 #include "db/migrate.hpp"
+#include "k8s/template_seed.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage:\n"
-    "  kiln migrate   [--database CONNINFO] [--sql-dir DIR]\n"
-    "      apply pending migrations and reload the kiln_api functions\n"
+    "  kiln migrate   [--database CONNINFO] [--sql-dir DIR] [--pipelines-dir DIR]\n"
+    "      apply pending migrations, reload the kiln_api functions and seed the Tekton\n"
+    "      pipeline templates of DIR (default pipelines/tekton)\n"
     "  kiln bootstrap --tenant NAME --user NAME [--role admin] --token-file FILE [--database CONNINFO]\n"
     "      create the tenant and user if missing and write a new API token to FILE (mode 0600);\n"
     "      keeps the token already in FILE while it is still valid\n"
@@ -30,11 +32,12 @@ constexpr const char* kUsage =
 int run_migrate(kiln::Args& args) {
   const std::string conninfo = args.get("database", "KILN_DATABASE_URL", "dbname=kiln");
   const std::string sql_dir = args.get("sql-dir", "KILN_SQL_DIR", KILN_DEFAULT_SQL_DIR);
+  const std::string tekton_dir = args.get("pipelines-dir", "KILN_TEKTON_DIR", KILN_DEFAULT_TEKTON_DIR);
   args.finish();
   pqxx::connection conn(conninfo);
-  const auto report = kiln::db::migrate(conn, sql_dir, [](const std::string& line) {
-    std::cout << "kiln migrate: " << line << std::endl;
-  });
+  const auto progress = [](const std::string& line) { std::cout << "kiln migrate: " << line << std::endl; };
+  const auto report = kiln::db::migrate(conn, sql_dir, progress);
+  kiln::k8s::seed_pipeline_templates(conn, tekton_dir, progress);
   std::cout << "kiln migrate: done (" << report.applied.size() << " applied, " << report.already_applied
             << " already applied, " << report.api_files << " api files loaded)" << std::endl;
   return 0;

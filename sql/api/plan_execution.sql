@@ -1,71 +1,52 @@
--- plan_execution: where and how big a claimed execution runs. Until the selection
--- function of the infrastructure issue lands, this is the method's fallback: build nodes,
--- unless the build forces or asks for Kubernetes (which needs an enabled provider).
--- Size (adr-039): the declared spec over the method/language defaults of
--- kiln.size_defaults; each OOM retry doubles memory (one size up; at most one, see
--- finish_execution). Returns {infrastructure_type, reason, size, node_requirements,
--- metadata} or {error} when the build cannot run anywhere.
--- Caller: kiln-dispatch, right after claim_builds.
+-- plan_execution: where and how big a claimed execution runs: kiln_api.select_infrastructure
+-- on the build's stored config, its OOM retries in (each climbs the size ladder one rung;
+-- finish_execution allows one). The decision is recorded as a dispatch recommendation
+-- (linked to the API recommendation for the same config, if the submitter asked for one)
+-- and a few finished recommendations are settled on the way.
+-- Returns {infrastructure_type, reason, target, confidence, size, node_requirements, method,
+-- params, metadata} or {error, metadata} when the build cannot run where it was forced or
+-- picked. target is {provider_id, node_pool_id, …} on Kubernetes (k8s_resolve_target reads it).
+-- metadata is the decision record offer_execution stores as infrastructure_metadata:
+-- {planner, recommendation_id, confidence, requested, forced, target, decision, inputs};
+-- kiln_api.replay_infrastructure_decision(metadata) gives metadata.decision again.
+-- Caller: kiln-dispatch, right after claim_builds. Locks: the recommendation rows it writes.
 create function kiln_api.plan_execution(p_execution_id uuid) returns jsonb
-  language plpgsql stable as $$
+  language plpgsql as $$
 declare
+  v_now timestamptz := now();
   v_exec kiln.build_executions;
   v_build kiln.builds;
   v_cfg kiln.build_configs;
-  v_language text;
-  v_default kiln.size_defaults;
-  v_size jsonb;
-  v_req jsonb;
-  v_type kiln.infrastructure_type;
-  v_reason text;
+  v_project kiln.projects;
+  v_decision jsonb;
+  v_metadata jsonb;
 begin
   select * into strict v_exec from kiln.build_executions where id = p_execution_id;
   select * into strict v_build from kiln.builds where id = v_exec.build_id;
   select * into strict v_cfg from kiln.build_configs where build_id = v_build.id;
-  select language into v_language from kiln.projects where id = v_build.project_id;
-  select * into v_default from kiln.size_defaults
-   where method = v_cfg.method and language in (coalesce(v_language, '*'), '*')
-   order by language = '*' limit 1;
+  select * into strict v_project from kiln.projects where id = v_build.project_id;
 
-  v_size := jsonb_build_object(
-    'cpu', coalesce((v_cfg.spec ->> 'cpu')::numeric, v_default.cpu),
-    'memory_gb', coalesce((v_cfg.spec ->> 'memory_gb')::numeric, v_default.memory_gb) * power(2, v_build.oom_retries),
-    'disk_gb', coalesce((v_cfg.spec ->> 'disk_gb')::numeric, v_default.disk_gb),
-    'time_budget_min', coalesce((v_cfg.spec ->> 'time_budget_min')::numeric::integer, v_default.time_budget_min),
-    'tier', case when v_cfg.spec ?| array['cpu', 'memory_gb'] then 'declared' else 'default' end,
-    'oom_step', v_build.oom_retries);
-  if v_cfg.spec ? 'cache_keys' then
-    v_size := v_size || jsonb_build_object('cache_keys', v_cfg.spec -> 'cache_keys');
-  end if;
+  v_decision := kiln_api.select_infrastructure(v_build.tenant_id, jsonb_build_object(
+      'project', v_project.name, 'method', v_cfg.method, 'spec', v_cfg.spec, 'requirements', v_cfg.requirements,
+      'infrastructure_type', v_cfg.infrastructure_type, 'force_infrastructure', v_cfg.force_infrastructure),
+    v_build.oom_retries, v_now);
+  v_metadata := jsonb_build_object('planner', 'select_infrastructure',
+    'recommendation_id', kiln_api.record_recommendation(v_build.tenant_id, 'dispatch', v_decision, v_build.id,
+                                                        v_exec.id, v_now),
+    'confidence', v_decision -> 'confidence', 'requested', v_cfg.infrastructure_type,
+    'forced', v_cfg.force_infrastructure, 'target', v_decision -> 'target', 'decision', v_decision - 'inputs',
+    'inputs', v_decision -> 'inputs');
+  perform kiln_api.link_recommendation(v_build, kiln_api.recommendation_config_sha(v_decision -> 'inputs'), v_now);
+  perform kiln_api.settle_recommendations(20, v_now);
 
-  v_req := jsonb_strip_nulls(jsonb_build_object(
-    'arch', v_cfg.requirements -> 'arch',
-    'capabilities', (select jsonb_object_agg(k, true) from jsonb_each(v_cfg.requirements) r (k, v)
-                      where k in ('gpu', 'high_memory', 'airgapped', 'legacy_system') and v = 'true'::jsonb),
-    'labels', case when v_cfg.requirements ? 'custom_hardware'
-                   then jsonb_build_object('custom_hardware', v_cfg.requirements ->> 'custom_hardware') end));
-
-  if v_cfg.force_infrastructure then
-    v_type := v_cfg.infrastructure_type;
-    v_reason := 'Admin override';
-  elsif v_cfg.infrastructure_type = 'kubernetes' then
-    v_type := 'kubernetes';
-    v_reason := 'Kubernetes requested';
-  else
-    v_type := 'build_nodes';
-    v_reason := case when v_cfg.infrastructure_type = 'build_nodes' then 'build nodes requested'
-                     else 'no Kubernetes provider is enabled; build nodes are the fallback for ' || v_cfg.method end;
+  if v_decision ? 'error' then
+    return jsonb_build_object('error', v_decision ->> 'error', 'metadata', v_metadata);
   end if;
-  if v_type = 'kubernetes' and not exists (select from kiln.providers where enabled
-                                            and (tenant_id is null or tenant_id = v_build.tenant_id)) then
-    return jsonb_build_object('error',
-      'Kubernetes was requested but no Kubernetes provider is configured; ask an admin to add one or submit with infrastructure_type auto');
-  end if;
-  return jsonb_build_object('infrastructure_type', v_type, 'reason', v_reason, 'size', v_size,
-    'node_requirements', v_req, 'method', v_cfg.method, 'params', v_cfg.params,
-    'metadata', jsonb_build_object('planner', 'fallback', 'size_default', to_jsonb(v_default),
-                                   'requested', v_cfg.infrastructure_type,
-                                   'forced', v_cfg.force_infrastructure));
+  return jsonb_build_object('infrastructure_type', v_decision ->> 'infrastructure_type',
+    'reason', v_decision ->> 'reason', 'target', v_decision -> 'target', 'confidence', v_decision -> 'confidence',
+    'size', v_decision -> 'size',
+    'node_requirements', v_decision -> 'node_requirements', 'method', v_cfg.method, 'params', v_cfg.params,
+    'metadata', v_metadata);
 end $$;
 
 -- offer_execution: the dispatcher hands a planned execution to the build nodes: the plan,

@@ -1,7 +1,10 @@
 -- submit_build: validates a build config (DESIGN.md's POST /api/v1/builds body) and
 -- creates the build as `pending` with its build_configs row and a first event.
--- Caller: POST /api/v1/builds. Errors: QC400 (shape, unknown method/field, invalid spec),
--- QC403 (infrastructure choice without the permission), QC422 (unknown project).
+-- The infrastructure choice is checked by parse_infrastructure_choice: forcing needs
+-- infrastructure:manage, a pick must be one of the options the user is shown.
+-- Caller: POST /api/v1/builds. Errors: QC400 (shape, unknown method/field, invalid spec,
+-- unavailable infrastructure pick), QC403 (infrastructure choice without the permission),
+-- QC422 (unknown project).
 create function kiln_api.submit_build(p_body jsonb) returns jsonb
   language plpgsql as $$
 declare
@@ -10,6 +13,7 @@ declare
   v_method kiln.build_method;
   v_infra kiln.infrastructure_type := 'auto';
   v_force boolean := false;
+  v_choice jsonb;
   v_priority integer := 0;
   v_build_id uuid;
 begin
@@ -40,32 +44,9 @@ begin
   end if;
   v_method := (p_body ->> 'method')::kiln.build_method;
 
-  if p_body ? 'infrastructure_type' then
-    perform kiln_api.expect_type(p_body -> 'infrastructure_type', 'string', 'infrastructure_type');
-    if not (p_body ->> 'infrastructure_type') = any (enum_range(null::kiln.infrastructure_type)::text[]) then
-      perform kiln_api.raise_error(400, 'invalid_value',
-        format('infrastructure_type %s is not one of auto, kubernetes, build_nodes',
-               p_body ->> 'infrastructure_type'), 'infrastructure_type');
-    end if;
-    v_infra := (p_body ->> 'infrastructure_type')::kiln.infrastructure_type;
-  end if;
-  if p_body ? 'force_infrastructure' then
-    perform kiln_api.expect_type(p_body -> 'force_infrastructure', 'boolean', 'force_infrastructure');
-    v_force := (p_body ->> 'force_infrastructure')::boolean;
-  end if;
-  if v_force and not kiln_api.has_permission('infrastructure:manage') then
-    perform kiln_api.raise_error(403, 'forbidden',
-      'force_infrastructure needs the infrastructure:manage permission', 'force_infrastructure');
-  end if;
-  if v_force and v_infra = 'auto' then
-    perform kiln_api.raise_error(400, 'invalid_value',
-      'force_infrastructure needs infrastructure_type kubernetes or build_nodes', 'force_infrastructure');
-  end if;
-  if v_infra <> 'auto' and not kiln_api.has_permission('build:create:with-infra') then
-    perform kiln_api.raise_error(403, 'forbidden',
-      'choosing an infrastructure_type needs the build:create:with-infra permission',
-      'infrastructure_type');
-  end if;
+  v_choice := kiln_api.parse_infrastructure_choice(p_body, v_tenant);
+  v_infra := (v_choice ->> 'infrastructure_type')::kiln.infrastructure_type;
+  v_force := (v_choice ->> 'force_infrastructure')::boolean;
 
   if p_body ? 'priority' then
     perform kiln_api.expect_type(p_body -> 'priority', 'integer', 'priority');

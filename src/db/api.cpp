@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include "db/infra_api.hpp"
+#include "db/k8s_api.hpp"
 #include "db/nodes_api.hpp"
+#include "db/ops_api.hpp"
+#include "db/pages_api.hpp"
 #include "db/statements.hpp"
 
 namespace kiln::db {
@@ -34,6 +38,10 @@ void prepare_statements(pqxx::connection& conn) {
   }
   prepare_all(conn, kStatements);
   prepare_node_statements(conn);
+  prepare_k8s_statements(conn);
+  prepare_infra_statements(conn);
+  prepare_ops_statements(conn);
+  prepare_page_statements(conn);
 }
 
 bool Principal::has(std::string_view permission) const {

@@ -1,5 +1,6 @@
 #include "db/dispatch_api.hpp"
 
+#include "db/ops_api.hpp"
 #include "db/statements.hpp"
 
 namespace kiln::db {
@@ -27,6 +28,7 @@ void prepare_dispatch_statements(pqxx::connection& conn) {
     tx.exec("set timezone = 'UTC'");
   }
   prepare_all(conn, kStatements);
+  prepare_ops_dispatch_statements(conn);
 }
 
 std::vector<Claim> claim_builds(pqxx::work& tx, const std::string& worker, int batch, int lease_seconds) {

@@ -12,12 +12,15 @@
 
 namespace kiln::dispatch {
 
+class KubernetesBackend;
+
 struct PassOptions {
   std::string worker;       // this dispatcher's name in leases and events
   int batch = 50;           // builds per claim
   int max_builds = 1000;    // bound on one pass
   int lease_seconds = 60;   // the claim's lease until hand-off
   std::chrono::seconds pause_after_claim{0};  // fault injection for crash tests only
+  KubernetesBackend* kubernetes = nullptr;    // null: builds planned onto Kubernetes fail
 };
 
 struct PassResult {

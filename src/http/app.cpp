@@ -3,8 +3,14 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include <openssl/crypto.h>
+
 #include "core/token.hpp"
+#include "db/pages_api.hpp"
+#include "http/cookies.hpp"
 #include "http/error_body.hpp"
+#include "http/html.hpp"
+#include "http/query.hpp"
 #include "log.hpp"
 
 namespace kiln::http {
@@ -45,10 +51,76 @@ db::Principal authorize(pqxx::work& tx, const Route& route, const std::string& t
   return std::move(*found);
 }
 
+// The page session's principal holding the route's permission, on a GET of a route that
+// also takes the page cookie (the log stream a build page follows). 401/403 otherwise.
+db::Principal authorize_session(pqxx::work& tx, const Route& route, const std::string& session_sha256) {
+  auto found = db::session_authenticate(tx, session_sha256);
+  if (!found) throw Error(Errc::kUnauthorized, "unauthorized", "the session has ended; sign in again");
+  if (!found->principal.has(route.permission)) {
+    throw Error(Errc::kForbidden, "forbidden", "this needs the " + route.permission + " permission");
+  }
+  return std::move(found->principal);
+}
+
+// A POST from a page must echo the session's CSRF token in its form (csrf_token): a form
+// on another site cannot know it. Compared in constant time.
+void check_csrf(const Request& request, const std::string& expected) {
+  std::optional<std::string> sent;
+  try {
+    sent = Query(request.body).text("csrf_token");
+  } catch (const Error&) {
+  }  // an unreadable form carries no token
+  if (!sent || sent->size() != expected.size() || expected.empty() ||
+      CRYPTO_memcmp(sent->data(), expected.data(), expected.size()) != 0) {
+    throw Error(Errc::kForbidden, "csrf_token_invalid",
+                "the form was not sent by this site's page (its CSRF token is missing or stale); "
+                "reload the page and try again", "csrf_token");
+  }
+}
+
 }  // namespace
+
+// Page routes: the session cookie instead of a bearer token. No valid session sends the
+// browser to the sign-in page; a POST must carry the session's CSRF token; a permission the
+// user lacks is a 403 page (the action was not shown to them in the first place).
+Response App::dispatch_page(const Request& request, const RouteMatch& match, db::Database& db) {
+  const Route& route = *match.route;
+  if (route.permission == kPublic) {
+    return db.with_tx([&](pqxx::work& tx) {
+      return route.handler(Call{request, match.params, tx, db::Principal{}, std::string{}});
+    });
+  }
+  const auto cookie = cookie_value(request.cookie, html::kSessionCookie);
+  if (!cookie || cookie->empty()) return html::sign_in_redirect(request, false);
+  const std::string session_sha256 = core::sha256_hex(*cookie);
+  return db.with_tx([&](pqxx::work& tx) -> Response {
+    auto session = db::session_authenticate(tx, session_sha256);
+    if (!session) return html::sign_in_redirect(request, true);
+    if (request.method == "POST") check_csrf(request, session->csrf_token);
+    if (route.permission != kSignedIn && !session->principal.has(route.permission)) {
+      throw Error(Errc::kForbidden, "forbidden", "this needs the " + route.permission + " permission");
+    }
+    const PageContext page{session->csrf_token, session->user_name, session->tenant_name, session_sha256};
+    return route.handler(Call{request, match.params, tx, session->principal, std::string{}, &page});
+  });
+}
 
 Response App::dispatch(const Request& request, const RouteMatch& match, db::Database& db) {
   const Route& route = *match.route;
+  if (route.auth == Auth::kPageSession) return dispatch_page(request, match, db);
+  if (route.auth == Auth::kBearerOrPageSession && request.authorization.empty() && request.method == "GET") {
+    if (const auto cookie = cookie_value(request.cookie, html::kSessionCookie); cookie && !cookie->empty()) {
+      const std::string session_sha256 = core::sha256_hex(*cookie);
+      if (route.session_handler) {
+        db.with_tx([&](pqxx::work& tx) { authorize_session(tx, route, session_sha256); });
+        return route.session_handler(Session{request, match.params, db, session_sha256, true, true});
+      }
+      return db.with_tx([&](pqxx::work& tx) {
+        const db::Principal principal = authorize_session(tx, route, session_sha256);
+        return route.handler(Call{request, match.params, tx, principal, std::string{}});
+      });
+    }
+  }
   std::string token_sha256;
   if (route.permission != kPublic) {
     const std::string_view token = core::bearer_token(request.authorization);
@@ -68,6 +140,21 @@ Response App::dispatch(const Request& request, const RouteMatch& match, db::Data
     return route.handler(Call{request, match.params, tx, principal, token_sha256});
   });
 }
+
+namespace {
+
+// Pages answer errors with an HTML page, the API with the JSON error body.
+Response render_error(const Error& e, const Request& request, const RouteMatch& match) {
+  if (match.route && match.route->auth == Auth::kPageSession) {
+    try {
+      return html::error_page(e, request);
+    } catch (const std::exception&) {
+    }  // no templates loaded (a test's router): fall back to JSON
+  }
+  return error_response(e, request.request_id);
+}
+
+}  // namespace
 
 Response App::handle(const Request& request, db::Database& db) {
   const auto started = std::chrono::steady_clock::now();
@@ -91,11 +178,11 @@ Response App::handle(const Request& request, db::Database& db) {
       log("error", "request failed", {{"request_id", request.request_id}, {"path", request.path},
                                       {"code", e.wire_code}, {"internal", e.internal}});
     }
-    response = error_response(e, request.request_id);
+    response = render_error(e, request, match);
   } catch (const std::exception& e) {
     log("error", "unhandled exception", {{"request_id", request.request_id},
                                          {"path", request.path}, {"internal", e.what()}});
-    response = error_response(Error(Errc::kInternal, "internal", "internal error"), request.request_id);
+    response = render_error(Error(Errc::kInternal, "internal", "internal error"), request, match);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -20,6 +20,7 @@ class App {
 
  private:
   Response dispatch(const Request& request, const RouteMatch& match, db::Database& db);
+  Response dispatch_page(const Request& request, const RouteMatch& match, db::Database& db);
 
   Router router_;
   Metrics& metrics_;

@@ -4,6 +4,7 @@
 #include <fcgiapp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -68,6 +69,16 @@ int open_listener(const std::string& listen) {
   return fd;
 }
 
+// nginx closes the FastCGI connection when its client aborts (no keep_conn): the socket
+// then reads end-of-file. Nothing else arrives on it once the request body was read.
+bool connection_closed(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) return true;
+  char byte;
+  return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 std::string param(FCGX_Request& r, const char* name) {
   const char* value = FCGX_GetParam(name, r.envp);
   return value ? value : "";
@@ -115,6 +126,12 @@ void worker(int listen_fd, const ServerOptions& options, App& app) {
     request.content_type = param(r, "CONTENT_TYPE");
     request.request_id = param(r, "REQUEST_ID");
     request.last_event_id = param(r, "HTTP_LAST_EVENT_ID");
+    request.client_gone = [fd = r.ipcFd] { return connection_closed(fd); };
+    request.accept = param(r, "HTTP_ACCEPT");
+    request.cookie = param(r, "HTTP_COOKIE");
+    request.user_agent = param(r, "HTTP_USER_AGENT");
+    request.https = param(r, "HTTPS") == "on" || param(r, "REQUEST_SCHEME") == "https" ||
+                    param(r, "HTTP_X_FORWARDED_PROTO") == "https";
     if (request.request_id.empty()) request.request_id = new_request_id();
     const long long length = std::atoll(param(r, "CONTENT_LENGTH").c_str());
     if (length > static_cast<long long>(options.max_body_bytes)) {

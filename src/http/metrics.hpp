@@ -6,6 +6,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "db/ops_api.hpp"
 
 namespace kiln::http {
 
@@ -31,5 +34,14 @@ class Metrics {
 
 // A Prometheus label value with \, " and newline escaped.
 std::string prometheus_label(std::string_view value);
+
+// Samples read from the database (kiln_api.metrics_snapshot, metrics_connections; labels
+// are a JSON object of strings) in the text format, each metric under one # HELP and
+// # TYPE from the table in metrics.cpp (docs/monitoring.md lists them). kiln-api's and
+// kiln-dispatch's /metrics both use it.
+std::string render_database_metrics(const std::vector<db::MetricRow>& rows);
+
+// A sample value: integers without a fraction, others with up to 9 significant digits.
+std::string prometheus_value(double value);
 
 }  // namespace kiln::http

@@ -15,6 +15,13 @@ struct Request {
   std::string content_type;
   std::string request_id;
   std::string last_event_id;  // SSE reconnects send the last id they saw
+  // Whether the client went away (nginx closed the FastCGI connection). Long waits check it
+  // so that they hand nothing to a caller that is no longer there.
+  std::function<bool()> client_gone = [] { return false; };
+  std::string accept;         // the Accept header (CSV answers)
+  std::string cookie;         // the Cookie header (page sessions)
+  std::string user_agent;
+  bool https = false;         // served over TLS (HTTPS param or X-Forwarded-Proto: https)
   std::string body;
 };
 

@@ -4,14 +4,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import Stack  # noqa: E402,F401
+from stack import Stack, remove_fresh_dir, fresh_dir  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    s = Stack(tmp_path_factory.mktemp("stack")).up()
+def stack():
+    var = fresh_dir("stack")
+    s = Stack(var).up()
     yield s
     s.down()
+    remove_fresh_dir(var)
 
 
 @pytest.fixture(scope="module")

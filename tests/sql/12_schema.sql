@@ -6,11 +6,15 @@ select plan(32);
 
 select has_schema('kiln');
 select has_schema('kiln_api');
-select tables_are('kiln', array['schema_migrations', 'tenants', 'users', 'permissions', 'roles',
-  'role_permissions', 'user_roles', 'api_tokens', 'projects', 'build_methods', 'builds',
-  'build_configs', 'build_executions', 'build_events', 'build_transitions', 'pipeline_templates',
-  'providers', 'node_pools', 'build_nodes', 'infrastructure_usage', 'infrastructure_usage_default',
-  'audit_log', 'settings', 'size_defaults', 'build_log_chunks'], 'kiln holds exactly the expected tables');
+select tables_are('kiln', array['alert_states', 'api_tokens', 'audit_log', 'build_configs',
+  'build_events', 'build_executions', 'build_log_chunks', 'build_methods', 'build_nodes',
+  'build_schedule_runs', 'build_schedules', 'build_transitions', 'builds',
+  'infrastructure_capabilities', 'infrastructure_recommendations', 'infrastructure_usage',
+  'infrastructure_usage_default', 'node_pools', 'permissions', 'pipeline_templates', 'projects',
+  'providers', 'role_permissions', 'roles', 'schema_migrations', 'settings', 'size_defaults',
+  'size_ladder', 'tenants', 'usage_rollup_daily', 'usage_rollup_hourly', 'user_roles', 'users',
+  'web_sessions', 'webhook_deliveries', 'webhook_delivery_attempts', 'webhooks'],
+  'kiln holds exactly the expected tables');
 select enum_has_labels('kiln', 'build_status', array['pending', 'queued', 'dispatching', 'running',
   'succeeded', 'failed', 'cancelled', 'timed_out'], 'build_status has the lifecycle''s statuses in order');
 select enum_has_labels('kiln', 'execution_status', array['dispatching', 'running', 'succeeded', 'failed',
@@ -53,10 +57,18 @@ select is_empty($$select p.oid::regprocedure::text from pg_proc p
 select set_eq($$select p.proname::text from pg_proc p
                  where p.pronamespace = 'kiln_api'::regnamespace
                    and not has_function_privilege('kiln_web', p.oid, 'execute')$$,
-  array['claim_builds', 'renew_lease', 'start_execution', 'finish_execution', 'lock_execution',
-        'reap_expired_leases', 'bootstrap_user', 'plan_execution', 'offer_execution',
-        'enforce_time_budgets', 'append_log', 'authenticate_node', 'node_execution', 'node_can_run'],
-  'kiln_web may call everything but the queue functions, bootstrap_user and the agent internals');
+  array['append_log', 'authenticate_node', 'bootstrap_user', 'claim_builds',
+        'claim_webhook_deliveries', 'collect_alerts', 'create_usage_partition',
+        'enforce_time_budgets', 'enqueue_due_schedules', 'finish_execution', 'fire_schedule',
+        'k8s_build_states', 'k8s_finish', 'k8s_mark_done', 'k8s_namespace_for', 'k8s_open_runs',
+        'k8s_pending_checks', 'k8s_prepare', 'k8s_provider_credentials', 'k8s_record_check',
+        'k8s_record_logs', 'k8s_resolve_target', 'k8s_set_health', 'k8s_start_execution',
+        'link_recommendation', 'lock_execution', 'maintain_usage_partitions', 'node_execution',
+        'offer_execution', 'partition_upper_bound', 'plan_execution', 'purge_webhook_deliveries',
+        'reap_expired_leases', 'rebuild_usage_rollup', 'record_execution_usage',
+        'record_webhook_delivery', 'renew_lease', 'seed_pipeline_template',
+        'settle_recommendations', 'start_execution', 'utf8_prefix'],
+  'kiln_web may call no queue, dispatcher, agent-internal, housekeeping or bootstrap function');
 select set_eq($$select p.oid::regprocedure::text from pg_proc p
                  where p.pronamespace = 'kiln_api'::regnamespace and p.prosecdef$$,
   array['kiln_api.authenticate(bytea,timestamp with time zone)', 'kiln_api.metrics_build_counts()',
@@ -64,19 +76,19 @@ select set_eq($$select p.oid::regprocedure::text from pg_proc p
         'kiln_api.agent_claim(bytea,jsonb,timestamp with time zone)',
         'kiln_api.agent_renew(bytea,uuid,bigint,timestamp with time zone)',
         'kiln_api.agent_append_log(bytea,uuid,bigint,bigint,text)',
-        'kiln_api.agent_finish(bytea,uuid,bigint,jsonb,timestamp with time zone)'],
-  'only token lookups, metrics, settings and the node-token agent calls are security definer');
+        'kiln_api.agent_finish(bytea,uuid,bigint,jsonb,timestamp with time zone)',
+        'kiln_api.session_start(bytea,bytea,text,text,timestamp with time zone)',
+        'kiln_api.session_authenticate(bytea,timestamp with time zone)',
+        'kiln_api.session_end(bytea,timestamp with time zone)',
+        'kiln_api.maintain_usage_partitions(timestamp with time zone)', 'kiln_api.metrics_snapshot()'],
+  'only token and page-session lookups, metrics, settings, partition upkeep and the node-token agent calls are security definer');
 select results_eq(
   $$select p.proname::text collate "default", pg_get_userbyid(p.proowner)::text collate "default",
            p.proconfig collate "default"
       from pg_proc p where p.pronamespace = 'kiln_api'::regnamespace and p.prosecdef order by 1$$,
-  $$values ('agent_append_log', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('agent_claim', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('agent_finish', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('agent_renew', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('authenticate', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('metrics_build_counts', 'kiln_system', array['search_path=pg_catalog, kiln']),
-           ('setting', 'kiln_system', array['search_path=pg_catalog, kiln'])$$,
+  $$select p.proname::text collate "default", 'kiln_system'::text collate "default",
+           array['search_path=pg_catalog, kiln'] collate "default"
+      from pg_proc p where p.pronamespace = 'kiln_api'::regnamespace and p.prosecdef order by 1$$,
   'all are owned by kiln_system with a pinned search_path');
 select ok(not has_table_privilege('kiln_web', 'kiln.build_events', 'update')
           and not has_table_privilege('kiln_web', 'kiln.build_events', 'delete')

@@ -201,3 +201,85 @@ begin
   execute 'explain (format json) ' || p_sql into v_plan;
   return v_plan::text like '%"Index Name": "' || p_index || '"%';
 end $$;
+
+------------------------------------------------------------------------------------------
+-- Infrastructure (issue 4): providers, node pools, build nodes and usage history
+------------------------------------------------------------------------------------------
+
+-- A Kubernetes provider (shared when p_tenant is null) with an endpoint and credential
+-- fingerprint that must never show in any API answer.
+create function test.make_provider(p_display_name text, p_type kiln.provider_type default 'eks',
+                                   p_health kiln.health_status default 'healthy',
+                                   p_capabilities jsonb default '{}', p_tenant uuid default null,
+                                   p_enabled boolean default true)
+  returns uuid language sql security definer as $$
+  insert into kiln.providers (tenant_id, name, display_name, provider_type, api_server, capabilities,
+                              credentials_ciphertext, credentials_key_id, credentials_fingerprint,
+                              health, health_detail, enabled)
+    values (p_tenant, lower(regexp_replace(p_display_name, '[^A-Za-z0-9]+', '-', 'g')), p_display_name, p_type,
+            'https://api-server.secret.example:6443', p_capabilities, '\xdeadbeef', 'key-1',
+            'SHA256:credfingerprint0123456789', p_health,
+            '{"error": "dial tcp https://api-server.secret.example:6443: token eyJhbGciOiJSUzI1NiJ9.secret"}',
+            p_enabled)
+  returning id
+$$;
+
+create function test.make_node_pool(p_provider uuid, p_name text, p_capabilities text[] default '{}',
+                                    p_capacity jsonb default '{"cpu": 16, "memory_gb": 32}',
+                                    p_labels jsonb default '{}', p_cost_per_cpu_hour numeric default 0.05)
+  returns uuid language sql security definer as $$
+  insert into kiln.node_pools (provider_id, name, capabilities, capacity, labels, cost_per_cpu_hour)
+    values (p_provider, p_name, p_capabilities, p_capacity, p_labels, p_cost_per_cpu_hour)
+  returning id
+$$;
+
+-- A build node, online (heartbeat at p_now) or offline (no heartbeat).
+create function test.make_node(p_name text, p_labels jsonb default '{"arch": "amd64"}',
+                               p_capabilities jsonb default '{}', p_online boolean default true,
+                               p_tenant uuid default null, p_capacity jsonb default '{}',
+                               p_now timestamptz default null)
+  returns uuid language sql security definer as $$
+  insert into kiln.build_nodes (tenant_id, name, labels, capabilities, capacity, last_heartbeat_at)
+    values (p_tenant, p_name, p_labels, p_capabilities, p_capacity,
+            case when p_online then coalesce(p_now, now()) end)
+  returning id
+$$;
+
+-- A finished build of p_project with one execution and its infrastructure_usage row, as
+-- agent_finish writes it (cpu_seconds, duration_seconds, peak_memory_bytes). On
+-- Kubernetes, p_node_pool_id is the pool the execution's decision named. Returns the
+-- execution id.
+create function test.make_usage(p_tenant uuid, p_project text, p_success boolean,
+                                p_method kiln.build_method default 'script',
+                                p_infrastructure_type kiln.infrastructure_type default 'build_nodes',
+                                p_cpu_seconds numeric default 60, p_duration_seconds numeric default 60,
+                                p_peak_memory_bytes bigint default 1073741824,
+                                p_node_pool_id uuid default null, p_start_time timestamptz default null)
+  returns uuid language plpgsql security definer as $$
+declare
+  v_project uuid;
+  v_build uuid;
+  v_exec uuid;
+  v_start timestamptz := coalesce(p_start_time, now() - interval '1 hour');
+  v_status text := case when p_success then 'succeeded' else 'failed' end;
+begin
+  select id into strict v_project from kiln.projects where tenant_id = p_tenant and name = p_project;
+  insert into kiln.builds (tenant_id, project_id, status, started_at, finished_at)
+    values (p_tenant, v_project, v_status::kiln.build_status, v_start, v_start + interval '1 minute')
+    returning id into v_build;
+  insert into kiln.build_configs (build_id, tenant_id, method, params)
+    values (v_build, p_tenant, p_method, '{}');
+  insert into kiln.build_executions (build_id, tenant_id, attempt, epoch, status, infrastructure_type,
+                                     infrastructure_metadata, started_at, finished_at)
+    values (v_build, p_tenant, 1, 1, v_status::kiln.execution_status, p_infrastructure_type,
+            case when p_node_pool_id is null then '{}'::jsonb
+                 else jsonb_build_object('target', jsonb_build_object('node_pool_id', p_node_pool_id)) end,
+            v_start, v_start + interval '1 minute')
+    returning id into v_exec;
+  insert into kiln.infrastructure_usage (build_execution_id, tenant_id, project_id, infrastructure_type,
+                                         start_time, end_time, resource_usage, success)
+    values (v_exec, p_tenant, v_project, p_infrastructure_type::text, v_start, v_start + interval '1 minute',
+            jsonb_build_object('cpu_seconds', p_cpu_seconds, 'duration_seconds', p_duration_seconds,
+                               'peak_memory_bytes', p_peak_memory_bytes), p_success);
+  return v_exec;
+end $$;

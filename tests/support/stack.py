@@ -2,6 +2,8 @@
 scripts/stack.sh (the same script `make up` uses) in a temp directory on free ports."""
 import json
 import os
+import shutil
+import tempfile
 import signal
 import socket
 import subprocess
@@ -12,6 +14,20 @@ import psycopg2
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def fresh_dir(name):
+    """A fresh directory for a stack, outside pytest's temp folder: pytest resets that
+    folder to mode 0700 whenever another pytest run starts (ctest runs several at once),
+    which would lock nginx's workers and PostgreSQL out of a running stack."""
+    path = Path(tempfile.mkdtemp(prefix=f"kiln-test-{name}-"))
+    path.chmod(0o755)
+    return path
+
+
+def remove_fresh_dir(path):
+    if not os.environ.get("KILN_KEEP_TEST_DIRS"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port():

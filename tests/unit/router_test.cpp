@@ -85,12 +85,21 @@ TEST(Router, EveryKilnRouteNamesAPermissionAndOnlyHealthAndMetricsArePublic) {
   ASSERT_FALSE(router.routes().empty());
   for (const auto& route : router.routes()) {
     if (route.permission == kPublic) {
-      EXPECT_TRUE(route.pattern == "/healthz" || route.pattern == "/metrics") << route.pattern;
+      // The sign-in form is a page: public, but on the page-session pipeline (CSRF, HTML).
+      EXPECT_TRUE(route.pattern == "/healthz" || route.pattern == "/metrics" ||
+                  (route.pattern == "/admin/login" && route.auth == Auth::kPageSession))
+          << route.pattern;
     } else if (route.permission == kNodeToken) {
       EXPECT_TRUE(route.pattern.starts_with("/api/v1/agent/")) << route.pattern;
+    } else if (route.permission == kSignedIn) {
+      EXPECT_TRUE(route.auth == Auth::kPageSession) << route.pattern << " needs a page session to mean signed-in";
     } else {
-      EXPECT_NE(route.permission.find(':'), std::string::npos) << route.pattern;
+      EXPECT_TRUE(route.permission.find(':') != std::string::npos || route.permission == "admin") << route.pattern;
     }
+    // Pages authenticate with the session cookie, the API with bearer tokens.
+    EXPECT_EQ(route.auth == Auth::kPageSession, !route.pattern.starts_with("/api/") && route.pattern != "/healthz" &&
+                                                    route.pattern != "/metrics")
+        << route.pattern;
   }
 }
 
