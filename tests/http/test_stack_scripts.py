@@ -1,6 +1,7 @@
 """scripts/stack.sh, which `make up`, `make down` and `make demo` run."""
 import os
 import subprocess
+import time
 
 from conftest import Stack  # noqa: F401  (re-exported by conftest's import)
 
@@ -68,6 +69,10 @@ def test_down_stops_exactly_what_up_started(stack):
         out = stack.script("down").stdout
         assert "stopped nginx" in out and "stopped kiln-api" in out and "stopped postgresql" in out
         assert "stopped kiln-agent" in out and "stopped kiln-dispatch" in out
+        # pg_ctl stop -w returns once the pid file is gone; the process may take a moment more.
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in started.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
         for name, pid in started.items():
             assert not alive(pid), name
         assert alive(bystander.pid)
