@@ -22,16 +22,29 @@ begin
   end if;
   user_id := v_token.user_id;
   tenant_id := v_token.tenant_id;
-  permissions := array(
-    select distinct rp.permission from kiln.user_roles ur
-      join kiln.role_permissions rp on rp.role_name = ur.role_name
-     where ur.user_id = v_token.user_id order by 1);
-  perform set_config('kiln.tenant_id', v_token.tenant_id::text, true);
-  perform set_config('kiln.user_id', v_token.user_id::text, true);
-  perform set_config('kiln.permissions', array_to_string(permissions, ','), true);
+  permissions := kiln_api.enter_request_context(v_token.user_id, v_token.tenant_id);
   return next;
 end $$;
 alter function kiln_api.authenticate(bytea, timestamptz) owner to kiln_system;
+
+-- enter_request_context: the one place a request takes on a user's identity: sets
+-- kiln.tenant_id (row-level security), kiln.user_id and kiln.permissions for the rest of
+-- the transaction and returns the permissions. Callers: authenticate (API tokens) and
+-- session_authenticate (page sessions), after they verified the credential. Not granted
+-- to kiln_web.
+create function kiln_api.enter_request_context(p_user_id uuid, p_tenant_id uuid)
+  returns text[] language plpgsql as $$
+declare
+  v_permissions text[] := array(
+    select distinct rp.permission from kiln.user_roles ur
+      join kiln.role_permissions rp on rp.role_name = ur.role_name
+     where ur.user_id = p_user_id order by 1);
+begin
+  perform set_config('kiln.tenant_id', p_tenant_id::text, true);
+  perform set_config('kiln.user_id', p_user_id::text, true);
+  perform set_config('kiln.permissions', array_to_string(v_permissions, ','), true);
+  return v_permissions;
+end $$;
 
 -- has_permission: whether the current request holds a permission. Sessions that are not
 -- the API's role (a DBA in psql, the dispatcher) act with full rights, as they can

@@ -73,13 +73,7 @@ begin
   expires_at := v_session.expires_at;
   select u.name, tn.name into user_name, tenant_name
     from kiln.users u join kiln.tenants tn on tn.id = u.tenant_id where u.id = v_session.user_id;
-  permissions := array(
-    select distinct rp.permission from kiln.user_roles ur
-      join kiln.role_permissions rp on rp.role_name = ur.role_name
-     where ur.user_id = v_session.user_id order by 1);
-  perform set_config('kiln.tenant_id', v_session.tenant_id::text, true);
-  perform set_config('kiln.user_id', v_session.user_id::text, true);
-  perform set_config('kiln.permissions', array_to_string(permissions, ','), true);
+  permissions := kiln_api.enter_request_context(v_session.user_id, v_session.tenant_id);
   return next;
 end $$;
 alter function kiln_api.session_authenticate(bytea, timestamptz) owner to kiln_system;

@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -34,3 +35,31 @@ def script_build(**overrides):
             "infrastructure_type": "auto"}
     body.update(overrides)
     return body
+
+
+REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def assert_json(r, status):
+    """A JSON answer with the given status and a request id header; returns the body."""
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    assert REQUEST_ID_RE.match(r.headers.get("X-Request-Id", "")), r.headers
+    return r.json()
+
+
+def assert_error(r, status, code, field, contains=None, exact=None):
+    """The whole error object: status, headers, code, field, message, request_id."""
+    body = assert_json(r, status)
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert set(err) == {"code", "message", "field", "request_id"}, err
+    assert err["code"] == code, err
+    assert err["field"] == field, err
+    assert isinstance(err["message"], str) and err["message"], err
+    if contains is not None:
+        assert contains in err["message"], err
+    if exact is not None:
+        assert err["message"] == exact, err
+    assert err["request_id"] == r.headers["X-Request-Id"]
+    return err

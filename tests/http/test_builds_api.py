@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import script_build
+from conftest import REQUEST_ID_RE, assert_error, assert_json, script_build
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 DESIGN_BODY = {"project": "web", "method": "script", "params": {"script": "make test"},
                "spec": {"cpu": 1, "memory_gb": 1, "time_budget_min": 10},
@@ -25,26 +24,6 @@ NO_REQUIREMENTS = {"gpu": False, "high_memory": False, "airgapped": False, "lega
 
 # helpers -------------------------------------------------------------------------------
 
-def assert_json(r, status):
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"] == "application/json"
-    assert REQUEST_ID_RE.match(r.headers.get("X-Request-Id", "")), r.headers
-    return r.json()
-
-
-def assert_error(r, status, code, field, message=None):
-    """The whole error object: status, headers, code, field, message, request_id."""
-    body = assert_json(r, status)
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert set(err) == {"code", "message", "field", "request_id"}, err
-    assert err["code"] == code, err
-    assert err["field"] == field, err
-    assert isinstance(err["message"], str) and err["message"], err
-    if message is not None:
-        assert message in err["message"], err
-    assert err["request_id"] == r.headers["X-Request-Id"]
-    return err
 
 
 def db_state(stack):

@@ -5,18 +5,16 @@ for the module, so the reaper acts within seconds."""
 import re
 import signal
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from conftest import script_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import (FINAL_STATUSES, Workers, build_events, build_log, get_build,  # noqa: E402
+from stack import (FINAL_STATUSES, ActiveSampler, Workers, build_events, build_log, get_build,  # noqa: E402
                    live_group_members, log_tails, pid_gone, stop_procs, submit_and_start,
                    wait_for, wait_status)
 
@@ -83,40 +81,6 @@ def dump_logs_on_failure(request, stack):
         print(log_tails(stack, ["agent", "dispatch", "kiln-api", "nginx-error"]))
 
 
-class ActiveSampler:
-    """Samples kiln.build_executions every 100 ms in a thread: the most active executions
-    any build had at once, and the sampled moments."""
-
-    def __init__(self, stack):
-        self.conn = psycopg2.connect(stack.admin_dsn())
-        self.conn.autocommit = True
-        self.max_active = 0
-        self.samples = 0
-        self.violations = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        with self.conn.cursor() as cur:
-            while not self._stop.is_set():
-                cur.execute("select build_id, count(*) from kiln.build_executions "
-                            "where status in ('dispatching', 'running') group by build_id")
-                rows = cur.fetchall()
-                self.samples += 1
-                for build_id, count in rows:
-                    self.max_active = max(self.max_active, count)
-                    if count > 1:
-                        self.violations.append((time.monotonic(), build_id, count))
-                self._stop.wait(0.1)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.conn.close()
 
 
 def db_now(stack):

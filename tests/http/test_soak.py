@@ -8,14 +8,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg2
 import pytest
 import requests
 
 from conftest import script_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import FINAL_STATUSES, Workers, log_tails  # noqa: E402
+from stack import FINAL_STATUSES, ActiveSampler, Workers, log_tails  # noqa: E402
 
 BUILDS = 2000
 SUBMIT_THREADS = 8
@@ -50,34 +49,6 @@ def percentile(values, p):
     return ordered[k]
 
 
-class MaxActive:
-    """The most active executions any build had at once, sampled every 100 ms."""
-
-    def __init__(self, stack):
-        self.conn = psycopg2.connect(stack.admin_dsn())
-        self.conn.autocommit = True
-        self.value = 0
-        self.samples = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        with self.conn.cursor() as cur:
-            while not self.stop.is_set():
-                cur.execute("select coalesce(max(n), 0) from (select count(*) n from kiln.build_executions "
-                            "where status in ('dispatching', 'running') group by build_id) t")
-                self.value = max(self.value, cur.fetchone()[0])
-                self.samples += 1
-                self.stop.wait(0.1)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        self.conn.close()
 
 
 def test_2000_builds_each_succeed_exactly_once(stack, workers):
@@ -100,7 +71,7 @@ def test_2000_builds_each_succeed_exactly_once(stack, workers):
     def final_count():
         return stack.sql("select count(*) from kiln.builds where status::text = any(%s)", (list(FINAL_STATUSES),))[0][0]
 
-    with MaxActive(stack) as sampler:
+    with ActiveSampler(stack) as sampler:
         t0 = time.monotonic()
         with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
             ids = list(pool.map(submit_and_start, range(BUILDS)))
@@ -140,7 +111,7 @@ def test_2000_builds_each_succeed_exactly_once(stack, workers):
     print(f"SOAK: queued->running p50 {percentile(latencies, 50):.3f}s p99 {percentile(latencies, 99):.3f}s "
           f"max {max(latencies):.3f}s mean {statistics.mean(latencies):.3f}s (n={len(latencies)})")
     print(f"SOAK: statuses {statuses}; builds with more than one attempt: {retried}; per node {per_node}; "
-          f"{sampler.samples} samples, max active executions per build {sampler.value}")
+          f"{sampler.samples} samples, max active executions per build {sampler.max_active}")
 
     assert statuses == {"succeeded": BUILDS}, statuses
     assert len(latencies) == BUILDS
@@ -162,7 +133,7 @@ def test_2000_builds_each_succeed_exactly_once(stack, workers):
     assert overlapping == [], overlapping[:20]
     active = stack.sql("select count(*) from kiln.build_executions where status in ('dispatching', 'running')")[0][0]
     assert active == 0
-    assert sampler.value <= 1
+    assert sampler.max_active <= 1
     usage = stack.sql("select count(*) from kiln.infrastructure_usage u join kiln.build_executions e "
                       "on e.id = u.build_execution_id where e.build_id = any(%s::uuid[]) and u.success", (ids,))[0][0]
     assert usage == BUILDS

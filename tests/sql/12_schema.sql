@@ -59,7 +59,7 @@ select set_eq($$select p.proname::text from pg_proc p
                    and not has_function_privilege('kiln_web', p.oid, 'execute')$$,
   array['append_log', 'authenticate_node', 'bootstrap_user', 'claim_builds',
         'claim_webhook_deliveries', 'collect_alerts', 'create_usage_partition',
-        'enforce_time_budgets', 'enqueue_due_schedules', 'finish_execution', 'fire_schedule',
+        'enforce_time_budgets', 'enqueue_due_schedules', 'enter_request_context', 'finish_execution', 'fire_schedule',
         'k8s_build_states', 'k8s_finish', 'k8s_mark_done', 'k8s_namespace_for', 'k8s_open_runs',
         'k8s_pending_checks', 'k8s_prepare', 'k8s_provider_credentials', 'k8s_record_check',
         'k8s_record_logs', 'k8s_resolve_target', 'k8s_set_health', 'k8s_start_execution',

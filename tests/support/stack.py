@@ -7,6 +7,7 @@ import tempfile
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -350,3 +351,39 @@ def stop_procs(procs, timeout=15):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class ActiveSampler:
+    """Samples kiln.build_executions every 100 ms in a thread: the most active executions
+    any build had at once, and the sampled moments."""
+
+    def __init__(self, stack):
+        self.conn = psycopg2.connect(stack.admin_dsn())
+        self.conn.autocommit = True
+        self.max_active = 0
+        self.samples = 0
+        self.violations = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        with self.conn.cursor() as cur:
+            while not self._stop.is_set():
+                cur.execute("select build_id, count(*) from kiln.build_executions "
+                            "where status in ('dispatching', 'running') group by build_id")
+                rows = cur.fetchall()
+                self.samples += 1
+                for build_id, count in rows:
+                    self.max_active = max(self.max_active, count)
+                    if count > 1:
+                        self.violations.append((time.monotonic(), build_id, count))
+                self._stop.wait(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.conn.close()

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import yaml
 
+# Tekton's CRDs and catalog tasks live in shared/tekton beside the repository's checkout.
 TEKTON_DIR = Path(os.environ.get("KILN_TEKTON_DIR", Path(__file__).resolve().parents[3] / "shared" / "tekton"))
-if not TEKTON_DIR.exists():
-    TEKTON_DIR = Path("/work/shared/tekton")
+if not (TEKTON_DIR / "crds").is_dir():
+    raise RuntimeError(f"Tekton reference data not found at {TEKTON_DIR}: check out shared/ beside the "
+                       "repository or set KILN_TEKTON_DIR")
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

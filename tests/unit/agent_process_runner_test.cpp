@@ -206,7 +206,9 @@ TEST_F(ProcessRunnerTest, PeakMemoryReflectsA100MegabyteAllocation) {
 
 TEST_F(ProcessRunnerTest, AllocatingPastTheCgroupLimitIsOomKilled) {
   const MemoryLimiter limiter = MemoryLimiter::detect();
-  if (limiter.mode() == MemoryLimitMode::kRlimit) GTEST_SKIP() << "neither cgroup v2 nor v1 memory is writable";
+  // Build nodes must offer a writable memory cgroup (v2 or v1): under the RLIMIT_AS fallback an
+  // OOM kill cannot be told apart from a failure, so a node without one is not fit to run builds.
+  ASSERT_NE(limiter.mode(), MemoryLimitMode::kRlimit) << "no writable cgroup v2 or v1 memory controller";
   RunSpec s = spec("python3 -c 'b = b\"x\" * (400 << 20)'\n");
   s.memory_bytes = 64 << 20;
   const RunResult r = run(std::move(s), limiter);
@@ -220,7 +222,9 @@ TEST_F(ProcessRunnerTest, AllocatingPastTheCgroupLimitIsOomKilled) {
 
 TEST_F(ProcessRunnerTest, ScriptWithinItsCgroupLimitSucceeds) {
   const MemoryLimiter limiter = MemoryLimiter::detect();
-  if (limiter.mode() == MemoryLimitMode::kRlimit) GTEST_SKIP() << "neither cgroup v2 nor v1 memory is writable";
+  // Build nodes must offer a writable memory cgroup (v2 or v1): under the RLIMIT_AS fallback an
+  // OOM kill cannot be told apart from a failure, so a node without one is not fit to run builds.
+  ASSERT_NE(limiter.mode(), MemoryLimitMode::kRlimit) << "no writable cgroup v2 or v1 memory controller";
   RunSpec s = spec("python3 -c 'b = b\"x\" * (20 << 20)'\n");
   s.memory_bytes = 256 << 20;
   EXPECT_EQ(run(std::move(s), limiter).outcome, RunOutcome::kSucceeded) << output();
