@@ -11,7 +11,7 @@ create function kiln_api.build_json(p_build_id uuid) returns jsonb
       'priority', b.priority, 'attempt', b.attempt, 'max_attempts', b.max_attempts,
       'failure_reason', b.failure_reason,
       'created_at', b.created_at, 'updated_at', b.updated_at, 'queued_at', b.queued_at,
-      'started_at', b.started_at, 'finished_at', b.finished_at,
+      'started_at', b.started_at, 'finished_at', b.finished_at, 'not_before', b.not_before,
       'executions', coalesce((
         select jsonb_agg(jsonb_build_object(
             'id', e.id, 'attempt', e.attempt, 'status', e.status,

@@ -1,10 +1,14 @@
 -- claim_builds: hands up to p_batch queued builds to one worker under a lease.
--- One statement: the oldest highest-priority queued rows (builds_queue partial index) are
--- locked with FOR UPDATE SKIP LOCKED, so concurrent claimers never wait on each other and
--- never get the same build; each becomes `dispatching` with a new epoch (the fencing
--- token) and one execution row. The unique index build_executions_one_active backs the
--- at-most-one-active-execution rule even against a buggy caller.
--- Caller: kiln-dispatch. Locks: the claimed builds rows.
+-- Which builds: kiln_api.pick_claimable (scheduling.sql) chooses them fairly across
+-- tenants, within the tenant and project caps, locking them FOR UPDATE SKIP LOCKED, so
+-- concurrent claimers never wait on each other's builds and never get the same build.
+-- Each becomes `dispatching` with a new epoch (the fencing token) and one execution row.
+-- The unique index build_executions_one_active backs the at-most-one-active-execution rule
+-- even against a buggy caller.
+-- Must run at READ COMMITTED: the caps are counted after their rows are locked, which is
+-- only exact when each statement sees what committed before it.
+-- Caller: kiln-dispatch. Locks: the claimed builds rows, the scheduling rows of capped
+-- tenants and projects with queued work.
 create function kiln_api.claim_builds(p_worker text, p_batch integer, p_lease_seconds integer,
                                       p_now timestamptz default null)
   returns table (execution_id uuid, build_id uuid, tenant_id uuid, project text,
@@ -26,23 +30,23 @@ begin
     perform kiln_api.raise_error(400, 'invalid_value', 'lease must be between 1 and 86400 seconds',
                                  'lease_seconds');
   end if;
+  if current_setting('transaction_isolation') <> 'read committed' then
+    perform kiln_api.raise_error(500, 'isolation_level',
+      'claim_builds must run at READ COMMITTED: its caps are exact only then', 'transaction_isolation');
+  end if;
   return query
   with picked as (
-    select b.id from kiln.builds b
-     where b.status = 'queued'
-     order by b.priority desc, b.queued_at, b.id
-     limit p_batch
-       for update skip locked
+    select p.build_id, p.reserved from kiln_api.pick_claimable(p_batch, v_now) p
   ), claimed as (
     update kiln.builds b
        set status = 'dispatching', lease_epoch = b.lease_epoch + 1, updated_at = v_now
-      from picked where b.id = picked.id
-    returning b.id, b.tenant_id, b.project_id, b.attempt, b.lease_epoch, b.oom_retries
+      from picked where b.id = picked.build_id and b.status = 'queued'
+    returning b.id, b.tenant_id, b.project_id, b.attempt, b.lease_epoch, b.oom_retries, picked.reserved
   ), exec as (
     insert into kiln.build_executions (build_id, tenant_id, attempt, epoch, status,
-                                       lease_owner, lease_expires_at, created_at)
+                                       lease_owner, lease_expires_at, created_at, reserved)
     select c.id, c.tenant_id, c.attempt, c.lease_epoch, 'dispatching', p_worker,
-           v_now + make_interval(secs => p_lease_seconds), v_now
+           v_now + make_interval(secs => p_lease_seconds), v_now, c.reserved
       from claimed c
     returning build_executions.id, build_executions.build_id, build_executions.lease_expires_at
   ), events as (

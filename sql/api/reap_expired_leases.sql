@@ -2,6 +2,7 @@
 -- marked lost; their build goes back to `queued` with attempt + 1, or to `failed` once
 -- max_attempts executions were lost. Bounded by p_limit per call; rows another reaper
 -- holds are skipped. Returns what it did.
+-- Also ages queued builds and re-plans offers no online node can run (scheduling.sql).
 -- Caller: every dispatcher pass. Locks: the builds of expired executions (skipping those
 -- another transaction holds), then the executions: lock_execution's order, so a worker
 -- renewing as its lease runs out cannot deadlock with the reaper.
@@ -16,6 +17,10 @@ declare
   v_build kiln.builds;
   v_why text;
 begin
+  -- Scheduling upkeep first (scheduling.sql): aging, and offers whose nodes went away.
+  perform kiln_api.age_queued_builds(v_now);
+  return query select r.build_id, r.execution_id, r.new_status
+                 from kiln_api.replan_unhealthy_offers(v_now, p_limit) r;
   for v_candidate in
     select e.id, e.build_id from kiln.build_executions e
       join kiln.builds b on b.id = e.build_id

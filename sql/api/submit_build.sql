@@ -4,7 +4,7 @@
 -- infrastructure:manage, a pick must be one of the options the user is shown.
 -- Caller: POST /api/v1/builds. Errors: QC400 (shape, unknown method/field, invalid spec,
 -- unavailable infrastructure pick), QC403 (infrastructure choice without the permission),
--- QC422 (unknown project).
+-- QC422 (unknown project; requirements no registered infrastructure offers).
 create function kiln_api.submit_build(p_body jsonb) returns jsonb
   language plpgsql as $$
 declare
@@ -16,10 +16,15 @@ declare
   v_choice jsonb;
   v_priority integer := 0;
   v_build_id uuid;
+  v_params jsonb;
+  v_spec jsonb;
+  v_requirements jsonb;
+  v_not_before timestamptz;
+  v_unrunnable text;
 begin
   perform kiln_api.expect_type(p_body, 'object', 'body');
   perform kiln_api.expect_keys(p_body, array['project', 'method', 'params', 'spec',
-    'requirements', 'infrastructure_type', 'force_infrastructure', 'priority'], '');
+    'requirements', 'infrastructure_type', 'force_infrastructure', 'priority', 'not_before'], '');
 
   if not p_body ? 'project' then
     perform kiln_api.raise_error(400, 'missing_field', 'project is required', 'project');
@@ -57,16 +62,35 @@ begin
     v_priority := (p_body ->> 'priority')::numeric::integer;  -- 50.0 is the integer 50
   end if;
 
-  insert into kiln.builds (tenant_id, project_id, priority, created_by)
-    values (v_tenant, v_project.id, v_priority, kiln_api.current_user_id())
+  if p_body ? 'not_before' then
+    perform kiln_api.expect_type(p_body -> 'not_before', 'string', 'not_before');
+    begin
+      v_not_before := (p_body ->> 'not_before')::timestamptz;
+    exception when others then
+      perform kiln_api.raise_error(400, 'invalid_value',
+        'not_before must be a timestamp such as 2030-01-31T18:00:00Z', 'not_before');
+    end;
+  end if;
+
+  v_params := kiln_api.validate_params(v_method, p_body -> 'params');
+  v_spec := kiln_api.validate_spec(p_body -> 'spec');
+  -- A build nothing registered could ever run is refused now rather than left waiting
+  -- (an admin forcing an infrastructure overrides the check).
+  v_requirements := kiln_api.merge_requirements(v_project, kiln_api.validate_requirements(p_body -> 'requirements'));
+  v_unrunnable := case when not v_force then kiln_api.unrunnable_requirement(v_requirements, v_infra) end;
+  if v_unrunnable is not null then
+    perform kiln_api.raise_error(422, 'unsatisfiable_requirements', v_unrunnable, 'requirements');
+  end if;
+
+  insert into kiln.builds (tenant_id, project_id, priority, created_by, not_before)
+    values (v_tenant, v_project.id, v_priority, kiln_api.current_user_id(), v_not_before)
     returning id into v_build_id;
   insert into kiln.build_configs (build_id, tenant_id, method, params, spec, requirements,
                                   infrastructure_type, force_infrastructure,
                                   infrastructure_reason)
     values (v_build_id, v_tenant, v_method,
-            kiln_api.validate_params(v_method, p_body -> 'params'),
-            kiln_api.validate_spec(p_body -> 'spec'),
-            kiln_api.merge_requirements(v_project, kiln_api.validate_requirements(p_body -> 'requirements')),
+            v_params, v_spec,
+            v_requirements,
             v_infra, v_force,
             case when v_force then 'Admin override' end);
   insert into kiln.build_events (build_id, tenant_id, from_status, to_status, actor, message)

@@ -18,6 +18,7 @@ begin
   update kiln.builds set
       status = p_to,
       queued_at = case when p_to = 'queued' then v_now else queued_at end,
+      effective_priority = case when p_to = 'queued' then priority else effective_priority end,
       started_at = case when p_to = 'running' then coalesce(started_at, v_now) else started_at end,
       finished_at = case when p_to in ('succeeded', 'failed', 'cancelled', 'timed_out') then v_now end,
       failure_reason = case when p_to in ('failed', 'timed_out', 'cancelled') then p_message

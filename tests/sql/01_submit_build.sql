@@ -13,6 +13,10 @@ select test.make_user(:'tenant', 'dev', 'developer') as dev \gset
 select test.make_user(:'tenant', 'vic', 'viewer') as viewer \gset
 select test.make_project(:'tenant', 'web') as web \gset
 select test.make_project(:'tenant', 'ml', true, '{"arch":["arm64"],"airgapped":true}') as ml \gset
+-- a (offline) build node offering everything: submit refuses what nothing registered offers
+select test.make_node('special-1', '{"arch":"arm64"}',
+  '{"gpu":true,"airgapped":true,"legacy_system":true,"high_memory":true}', false) as special \gset
+select test.make_node('s390x-fpga-1', '{"arch":"s390x","custom_hardware":"fpga"}', '{}', false) as fpga \gset
 select test.act_as(:'admin');
 
 ------------------------------------------------------------------------------------------
@@ -98,7 +102,7 @@ select throws_ok($$select kiln_api.submit_build('[]')$$, 'QC400',
   'body must be an object, not array', 'a body that is not an object is refused');
 select throws_ok($$select kiln_api.submit_build('{"project":"web","method":"script",
     "params":{"script":"x"},"colour":"red"}')$$, 'QC400',
-  'unknown field colour (allowed: project, method, params, spec, requirements, infrastructure_type, force_infrastructure, priority)',
+  'unknown field colour (allowed: project, method, params, spec, requirements, infrastructure_type, force_infrastructure, priority, not_before)',
   'an unknown top-level field is refused');
 select throws_ok($$select kiln_api.submit_build('{"method":"script","params":{"script":"x"}}')$$,
   'QC400', 'project is required', 'a missing project is refused');

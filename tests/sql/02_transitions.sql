@@ -80,12 +80,12 @@ select results_eq(
 -- get_build and list_build_events
 ------------------------------------------------------------------------------------------
 select is((kiln_api.get_build(:'b1') ->> 'id'), :'b1', 'get_build finds a build by id');
-select is((kiln_api.get_build(:'b1') - array['id', 'created_at', 'updated_at', 'queued_at', 'project_id']),
+select is((kiln_api.get_build(:'b1') - array['id', 'created_at', 'updated_at', 'queued_at', 'project_id', 'queue']),
   '{"project":"web","status":"queued","method":"script","params":{"script":"make test"},
     "spec":{},"requirements":{"gpu":false,"high_memory":false,"airgapped":false,"legacy_system":false},
     "infrastructure_type":"auto","infrastructure_reason":null,"force_infrastructure":false,
     "priority":0,"attempt":1,"max_attempts":3,"failure_reason":null,"started_at":null,
-    "finished_at":null,"executions":[]}'::jsonb,
+    "finished_at":null,"not_before":null,"executions":[]}'::jsonb,
   'get_build returns the whole build');
 select throws_ok($$select kiln_api.get_build('00000000-0000-0000-0000-000000000002')$$, 'QC404',
   'build 00000000-0000-0000-0000-000000000002 not found', 'get_build of an unknown id is QC404');

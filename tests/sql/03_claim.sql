@@ -12,10 +12,12 @@ select test.make_project(:'beta', 'api') as api \gset
 -- Queue order: q3 (priority 10), q2, q1, q5 (priority 0 by queue age), q4 (priority -5).
 select test.make_queued_build(:'acme', 'web', 0, '2030-01-01 10:01+00') as q1 \gset
 select test.make_queued_build(:'acme', 'web', 0, '2030-01-01 10:00+00') as q2 \gset
+-- an arm64 build node (offline) makes arm64 builds acceptable (submit refuses what nothing offers)
+select test.make_node('arm-1', '{"arch":"arm64"}', '{}', false) \gset
 select test.make_queued_build(:'acme', 'web', 10, '2030-01-01 10:05+00',
   '{"spec":{"cpu":2},"requirements":{"arch":["arm64"]}}') as q3 \gset
 select test.make_queued_build(:'acme', 'web', -5, '2029-12-31 00:00+00') as q4 \gset
-select test.make_queued_build(:'beta', 'api', 0, '2030-01-01 10:02+00') as q5 \gset
+select test.make_queued_build(:'acme', 'web', 0, '2030-01-01 10:02+00') as q5 \gset
 select test.make_build(:'acme', 'web', '{"priority":100}') as pending \gset
 select test.make_build(:'acme', 'web', '{"priority":100}') as cancelled \gset
 select kiln_api.cancel_build(:'cancelled');
@@ -84,7 +86,7 @@ select results_eq(
 select is((select build_id from kiln_api.claim_builds('w2', 1, 60)), :'q1'::uuid,
   'the next claim takes the older of the rest at priority 0');
 select is((select build_id from kiln_api.claim_builds('w2', 1, 60)), :'q5'::uuid,
-  'then the next oldest, from any tenant');
+  'then the next oldest (fair share across tenants: 70_fair_share.sql)');
 select results_eq($$select build_id from kiln_api.claim_builds('w3', 5, 60)$$,
   format('values (%L::uuid)', :'q4'), 'a batch of 5 takes the one build left (lowest priority)');
 select is_empty($$select * from kiln_api.claim_builds('w3', 5, 60)$$,
@@ -123,13 +125,13 @@ insert into kiln.builds (tenant_id, project_id, status, priority, queued_at)
 analyze kiln.builds;
 select ok(test.plan_uses_index(
   $$select b.id from kiln.builds b where b.status = 'queued'
-     order by b.priority desc, b.queued_at, b.id limit 10 for update skip locked$$,
+     order by b.effective_priority desc, b.queued_at, b.id limit 10 for update skip locked$$,
   'builds_queue'), 'the claim''s select uses the builds_queue index');
 select ok(not test.plan_uses_index($$select b.id from kiln.builds b where b.status = 'succeeded'
-     order by b.priority desc, b.queued_at, b.id limit 10$$, 'builds_queue'),
+     order by b.effective_priority desc, b.queued_at, b.id limit 10$$, 'builds_queue'),
   'the index check can tell: other statuses do not use builds_queue');
-select has_index('kiln', 'builds', 'builds_queue', array['priority', 'queued_at', 'id'],
-  'builds_queue covers priority, queued_at, id');
+select has_index('kiln', 'builds', 'builds_queue', array['effective_priority', 'queued_at', 'id'],
+  'builds_queue covers effective_priority (priority plus aging), queued_at, id');
 select is((select pg_get_expr(i.indpred, i.indrelid) from pg_index i
             where i.indexrelid = 'kiln.builds_queue'::regclass),
   '(status = ''queued''::kiln.build_status)', 'builds_queue holds only queued rows');

@@ -13,6 +13,8 @@ select test.make_node_pool(:'eks', 'gpu-p4', '{gpu}', '{"cpu": 8, "memory_gb": 6
 select test.make_provider('DC Cluster', 'kubernetes', p_capabilities => '{"airgapped": true}', p_health => 'unhealthy') as dc \gset
 select test.make_node_pool(:'dc', 'dc-general');
 select test.make_node('bn-1', '{"arch": "amd64"}', '{"airgapped": true}');
+-- an offline s390x node: submit accepts s390x builds only when something registered offers them
+select test.make_node('s390x-1', '{"arch": "s390x"}', '{}', false);
 select test.make_usage(:'acme', 'web', true, 'docker', 'kubernetes', p_node_pool_id => :'general') from generate_series(1, 4);
 select test.make_usage(:'acme', 'web', false, 'docker', 'kubernetes', p_node_pool_id => :'general');
 select test.make_usage(:'acme', 'web', true, p_cpu_seconds => 90, p_duration_seconds => 60,

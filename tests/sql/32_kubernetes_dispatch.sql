@@ -97,7 +97,7 @@ select kiln_api.k8s_prepare(:'e3', :'ep3', 'aaaaaaaa-0000-4000-8000-000000000002
 update kiln.build_executions set lease_expires_at = now() - interval '1 minute' where id = :'e3';
 select is((select count(*)::integer from kiln_api.reap_expired_leases() where execution_id = :'e3'), 1,
   'the dispatcher that created the run died');
-update kiln.builds set priority = -100 where id = :'b1';  -- out of the way of the claim below
+update kiln.builds set priority = -100, effective_priority = -100 where id = :'b1';  -- out of the way of the claim below
 select id as e4, epoch as ep4 from test.claim(:'b3', 'w2') \gset
 select kiln_api.k8s_prepare(:'e4', :'ep4', 'aaaaaaaa-0000-4000-8000-000000000002', 'ci', 'kiln-y-s0');
 select is((select bool_and((r ->> 'superseded')::boolean) from jsonb_array_elements(kiln_api.k8s_open_runs()) r
