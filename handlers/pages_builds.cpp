@@ -98,6 +98,16 @@ void summary(const json& b, ctemplate::TemplateDictionary& dict) {
     dict.SetValue(key, html::time_text(b[t]));
   }
   if (b["failure_reason"].is_string()) dict.SetValueAndShowSection("FAILURE", b["failure_reason"].get<std::string>(), "FAILED");
+  if (b.contains("queue") && b["queue"].is_object()) {  // a queued build: why it waits (docs/scheduling.md)
+    const json& q = b["queue"];
+    dict.ShowSection("WAITING");
+    dict.SetValue("BLOCKED_CODE", q["blocked_reason"]["code"].get<std::string>());
+    dict.SetValue("BLOCKED_MESSAGE", q["blocked_reason"]["message"].get<std::string>());
+    dict.SetValue("POSITION_TENANT", html::text_of(q["position"]["tenant"]));
+    dict.SetValue("POSITION_OVERALL", html::text_of(q["position"]["overall"]));
+    dict.SetValue("ETA", q["eta_seconds"].is_number() ? "about " + html::duration_text(q["eta_seconds"].get<double>())
+                                                      : "unknown (no comparable builds claimed lately)");
+  }
   key_values(dict, "PARAM", b["params"]);
   key_values(dict, "SPEC", b["spec"]);
   key_values(dict, "REQUIREMENT", b["requirements"]);

@@ -3,6 +3,10 @@
 <p class="status-line"><span class="badge big s-{{STATUS}}" id="build-status" data-build-status>{{STATUS}}</span>
 <span>{{PROJECT}} · {{METHOD}} · attempt {{ATTEMPT}}</span></p>
 {{#FAILED}}<p class="flash error">{{FAILURE}}</p>{{/FAILED}}
+{{#WAITING}}<div class="waiting" id="queue-state" data-blocked-reason="{{BLOCKED_CODE}}">
+<p><strong>Why it waits:</strong> <code>{{BLOCKED_CODE}}</code> — {{BLOCKED_MESSAGE}}</p>
+<p>Position {{POSITION_TENANT}} in your tenant's queue, {{POSITION_OVERALL}} overall · ETA {{ETA}}</p>
+</div>{{/WAITING}}
 <dl class="figures">
 <div><dt>Created</dt><dd>{{CREATED_AT}}</dd></div>
 <div><dt>Queued</dt><dd>{{QUEUED_AT}}</dd></div>

@@ -124,11 +124,13 @@ begin
       or exists (select from kiln.project_scheduling s where s.tenant_id = t
                     and (s.max_running is not null or s.max_cpu is not null or s.max_memory_gb is not null));
 
-  -- The tenants this claim serves: every waiting tenant no other claim is serving now.
+  -- The tenants this claim serves: the least served waiting tenants no other claim is
+  -- serving now, no more of them than builds it may take.
   select coalesce(array_agg(f.tenant_id), '{}') into v_served from (
     select f.tenant_id from kiln.tenant_fair_state f
      where f.tenant_id = any (v_tenants)
      order by f.vtime, f.tenant_id
+     limit p_batch
        for update skip locked) f;
   if cardinality(v_served) = 0 then
     select array[f.tenant_id] into v_served from (

@@ -111,6 +111,10 @@ def test_a_build_with_priority_five_echoes_it_everywhere(admin, project):
 
 
 def test_requirements_spec_and_optional_params_are_stored_as_given(admin, project):
+    # a node offering them must be registered: submit refuses what nothing could run
+    assert_json(admin.post("/api/v1/admin/build-nodes", {
+        "name": "fpga-1", "labels": {"arch": "arm64", "custom_hardware": "fpga"},
+        "capabilities": {"high_memory": True}}), 201)
     build = submit(admin, params={"script": "make", "workdir": "src", "git_url": "https://x/y.git"},
                    spec={"cpu": 2.5, "memory_gb": 4, "disk_gb": 20, "time_budget_min": 30,
                          "cache_keys": ["go-mod", "node:18"], "oom_retry": False},

@@ -61,6 +61,9 @@ class Client:
     def post(self, path, json_body=None, **kw):
         return self.request("POST", path, json_body=json_body, **kw)
 
+    def put(self, path, json_body=None, **kw):
+        return self.request("PUT", path, json_body=json_body, **kw)
+
 
 class Stack:
     def __init__(self, var_dir):
