@@ -1,8 +1,11 @@
-// /api/v1/agent: the build-node agent's calls (docs/agent-protocol.md), authenticated by
-// the node token inside each kiln_api.agent_* function.
+// /api/v1/agent: the build-node agent's calls (docs/agent-protocol.md). The claim is
+// authenticated by the node token; each claimed execution gets a job token minted here
+// (only its hash is stored), the only credential its renew, logs and finish calls accept.
+// Both are checked inside the kiln_api.agent_* functions.
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/token.hpp"
 #include "db/nodes_api.hpp"
 #include "http/draining.hpp"
 #include "json_fields.hpp"
@@ -29,8 +32,14 @@ http::Response claim(const http::Session& s) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   db::Listening offers(s.db, "kiln_offers");
   for (;;) {
-    std::string result = s.with_tx([&](pqxx::work& tx) {
-      std::string claimed = db::agent_claim(tx, s.token_sha256, declared);
+    nlohmann::json parsed = s.with_tx([&](pqxx::work& tx) {
+      auto claimed = nlohmann::json::parse(db::agent_claim(tx, s.token_sha256, declared));
+      for (auto& execution : claimed["executions"]) {
+        const std::string job_token = "kiln_job_" + core::generate_token().substr(5);
+        db::agent_issue_job_token(tx, s.token_sha256, execution["execution_id"].get<std::string>(),
+                                  core::sha256_hex(job_token));
+        execution["job_token"] = job_token;  // handed out once; only its hash is stored
+      }
       // An agent that left (stopped, crashed, timed out) must not be handed work it will
       // never run: roll the claim back so the executions stay offered.
       if (s.request.client_gone()) {
@@ -39,10 +48,9 @@ http::Response claim(const http::Session& s) {
       return claimed;
     });
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    const auto parsed = nlohmann::json::parse(result);
     if (!parsed["executions"].empty() || left.count() <= 0 || parsed.value("node_status", "active") != "active" ||
         http::draining()) {
-      return http::Response::json(200, std::move(result));
+      return http::Response::json(200, parsed.dump());
     }
     s.db.wait_for_notifications(std::min(left, kDrainCheck));
     if (s.request.client_gone()) {

@@ -1,8 +1,12 @@
 // Sign-in and sign-out for the pages: GET/POST /admin/login, POST /admin/logout.
 // Sign-in takes an API token once and starts a server-side session (kiln.web_sessions);
-// the browser keeps only a random session id in an HttpOnly, SameSite=Strict cookie
-// (Secure over TLS). The sign-in form is protected against login CSRF by a double-submit
-// token: a random value in a cookie scoped to /admin/login that the form must echo.
+// the browser keeps only a random session id in a __Host- cookie (Secure, HttpOnly,
+// SameSite=Strict, Path=/, no Domain). Every sign-in mints a new id and ends the session of
+// any cookie the browser still sent, so a cookie planted before sign-in never becomes the
+// session (no fixation). The session ends when idle or old (kiln.settings), at sign-out,
+// or when an admin revokes it. The sign-in form is protected against login CSRF by a
+// double-submit token: a random value in a cookie scoped to /admin/login that the form
+// must echo.
 #include <openssl/crypto.h>
 
 #include "core/token.hpp"
@@ -65,12 +69,16 @@ Response sign_in(const Call& c) {
       !db::session_start(c.tx, core::sha256_hex(token), session_sha256, random_token(), c.request.user_agent)) {
     return login_form(c, next, "That API token is unknown, expired or revoked.", 401);
   }
+  // The new session has a new id; whatever session cookie came with the form ends here.
+  if (const auto previous = http::cookie_value(c.request.cookie, http::html::kSessionCookie);
+      previous && !previous->empty()) {
+    if (const std::string h = core::sha256_hex(*previous); h != session_sha256) db::session_end(c.tx, h);
+  }
   const auto session = db::session_authenticate(c.tx, session_sha256);
   Response r = http::html::redirect(http::html::is_local_path(next) && next != "/admin/login"
                                         ? next
                                         : home_of(session ? session->principal : db::Principal{}));
-  r.headers.emplace_back("Set-Cookie", http::set_cookie(http::html::kSessionCookie, session_id,
-                                                        {.secure = c.request.https}));
+  r.headers.emplace_back("Set-Cookie", http::set_cookie(http::html::kSessionCookie, session_id, http::host_cookie()));
   r.headers.emplace_back("Set-Cookie",
                          http::clear_cookie(http::html::kLoginCsrfCookie, login_csrf_cookie(c.request)));
   return r;
@@ -91,7 +99,7 @@ void register_session_pages(http::Router& router) {
                 db::session_end(c.tx, c.page->session_sha256);
                 Response r = http::html::redirect("/admin/login");
                 r.headers.emplace_back("Set-Cookie",
-                                       http::clear_cookie(http::html::kSessionCookie, {.secure = c.request.https}));
+                                       http::clear_cookie(http::html::kSessionCookie, http::host_cookie()));
                 return r;
               }, {}, http::Auth::kPageSession});
 }

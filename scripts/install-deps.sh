@@ -9,7 +9,13 @@ packages=(
   libgtest-dev libbenchmark-dev
   nginx chromium postgresql-15 postgresql-contrib postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   python3 python3-pytest python3-requests python3-psycopg2 python3-yaml
+  clang libclang-rt-14-dev
+  python3-jsonschema
+  lintian
 )
+# kubectl, whose built-in kustomize renders deploy/kubernetes in the tests: Debian's, unless one
+# is installed already from elsewhere (the two packages would both own /usr/bin/kubectl).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

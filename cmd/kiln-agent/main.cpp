@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any thread
   try {
     Agent agent(config);  // starts no thread: SignalWatch below still blocks signals for all
-    SignalWatch signals([&agent](int count) { agent.request_stop(count >= 2); });
+    SignalWatch signals([&agent](int count) { agent.request_stop(count >= 2); },
+                        [&agent] { agent.request_token_reload(); });
     return agent.run();
   } catch (const std::exception& e) {
     kiln::log("error", "kiln-agent failed", {{"error", e.what()}});

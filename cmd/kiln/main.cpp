@@ -1,8 +1,10 @@
-// kiln: the operator's command.
+// kiln: the operator's and the user's command.
 //   kiln migrate   [--database CONNINFO] [--sql-dir DIR]
 //   kiln bootstrap --tenant NAME --user NAME [--role admin|developer|viewer]
 //                  --token-file FILE [--database CONNINFO]
 // Environment: KILN_DATABASE_URL, KILN_SQL_DIR.
+// Every other command (build, recommend, provider, node, token) is an API client: see
+// src/cli/ and docs/cli.md.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <iostream>
 #include <pqxx/pqxx>
 
+#include "cli/cli.hpp"
 #include "cli_args.hpp"
 #include "core/token.hpp"
 #include "db/api.hpp"
@@ -27,7 +30,10 @@ constexpr const char* kUsage =
     "  kiln bootstrap --tenant NAME --user NAME [--role admin] --token-file FILE [--database CONNINFO]\n"
     "      create the tenant and user if missing and write a new API token to FILE (mode 0600);\n"
     "      keeps the token already in FILE while it is still valid\n"
-    "environment: KILN_DATABASE_URL, KILN_SQL_DIR\n";
+    "environment: KILN_DATABASE_URL, KILN_SQL_DIR\n"
+    "\n"
+    "API client commands (configured by KILN_URL and KILN_TOKEN or ~/.config/kiln/config;\n"
+    "\"kiln COMMAND --help\" for each one's options, docs/cli.md for the whole story):\n";
 
 int run_migrate(kiln::Args& args) {
   const std::string conninfo = args.get("database", "KILN_DATABASE_URL", "dbname=kiln");
@@ -88,11 +94,16 @@ int run_bootstrap(kiln::Args& args) {
 
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
+  if (kiln::cli::is_client_command(command)) {
+    return kiln::cli::run(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr,
+                          kiln::cli::process_env());
+  }
   try {
     kiln::Args args(argc, argv, 2);
     if (command == "migrate") return run_migrate(args);
     if (command == "bootstrap") return run_bootstrap(args);
-    std::fputs(kUsage, command.empty() || command == "--help" || command == "help" ? stdout : stderr);
+    const std::string usage = kUsage + kiln::cli::overview();
+    std::fputs(usage.c_str(), command.empty() || command == "--help" || command == "help" ? stdout : stderr);
     return command.empty() || command == "--help" || command == "help" ? 0 : 2;
   } catch (const std::exception& e) {
     std::cerr << "kiln " << command << ": " << e.what() << std::endl;

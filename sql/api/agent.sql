@@ -1,41 +1,65 @@
--- The build-node agent's calls (docs/agent-protocol.md). Each authenticates the node by
--- its token's SHA-256 and acts only on executions assigned to that node, so they run as
--- SECURITY DEFINER (kiln_system) for the API role. Every call is a heartbeat.
+-- The build-node agent's calls (docs/agent-protocol.md). The claim authenticates the node
+-- by its node token's SHA-256; renew, logs and finish take the execution's job token
+-- instead, which reaches that one execution only. They run as SECURITY DEFINER
+-- (kiln_system) for the API role. Every call is a heartbeat.
 -- Locks: builds row, then build_executions row (the order of every queue function).
 
--- authenticate_node: the node of a token, heartbeat refreshed; QC401 otherwise.
+-- authenticate_node: the node of a node token, heartbeat refreshed. The current token works
+-- until token_expires_at; after a rotation the previous one works until
+-- previous_token_expires_at (build_nodes.sql). QC401 unauthorized (unknown) or
+-- node_token_expired otherwise.
 create function kiln_api.authenticate_node(p_token_sha256 bytea, p_now timestamptz default null)
   returns kiln.build_nodes language plpgsql as $$
 declare
+  v_now timestamptz := coalesce(p_now, now());
   v_node kiln.build_nodes;
 begin
-  update kiln.build_nodes set last_heartbeat_at = coalesce(p_now, now())
-   where token_sha256 = p_token_sha256
-   returning * into v_node;
+  select * into v_node from kiln.build_nodes
+   where token_sha256 = p_token_sha256 or previous_token_sha256 = p_token_sha256;
   if not found then
     perform kiln_api.raise_error(401, 'unauthorized', 'the node token is unknown or was rotated');
   end if;
+  if (v_node.token_sha256 = p_token_sha256 and v_node.token_expires_at <= v_now)
+     or (v_node.token_sha256 is distinct from p_token_sha256 and v_node.previous_token_expires_at <= v_now) then
+    perform kiln_api.raise_error(401, 'node_token_expired',
+      format('the token of build node %s has expired; rotate it (POST /api/v1/admin/build-nodes/%s/rotate-token)',
+             v_node.name, v_node.id));
+  end if;
+  update kiln.build_nodes set last_heartbeat_at = v_now where id = v_node.id returning * into v_node;
   return v_node;
 end $$;
 
--- node_execution: locks an execution of this node under its epoch (QC404 when it is not
--- this node's: another node's executions are invisible).
-create function kiln_api.node_execution(p_node kiln.build_nodes, p_execution_id uuid, p_epoch bigint)
+-- job_execution: the execution of a job token, locked under its epoch. A job token is
+-- minted at claim for one execution and is the only credential for its renew, logs and
+-- finish calls: another execution's id is QC404 (never its data), an unknown token QC401
+-- unauthorized, and once the execution has ended (finished, failed, cancelled, reaped) the
+-- token is dead: QC401 job_token_expired. Every call is also the node's heartbeat.
+create function kiln_api.job_execution(p_job_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
+                                       p_now timestamptz default null)
   returns kiln.build_executions language plpgsql as $$
 declare
   v_exec kiln.build_executions;
 begin
-  if not exists (select from kiln.build_executions where id = p_execution_id and build_node_id = p_node.id) then
-    perform kiln_api.raise_error(404, 'not_found',
-      format('execution %s is not assigned to this node', p_execution_id), 'id');
+  select * into v_exec from kiln.build_executions where job_token_sha256 = p_job_token_sha256;
+  if not found then
+    perform kiln_api.raise_error(401, 'unauthorized',
+      'the job token is unknown; use the job_token the claim returned for this execution');
   end if;
-  v_exec := kiln_api.lock_execution(p_execution_id, p_epoch);
-  return v_exec;
+  if v_exec.id <> p_execution_id then
+    perform kiln_api.raise_error(404, 'not_found', format('execution %s not found', p_execution_id), 'id');
+  end if;
+  if v_exec.status not in ('dispatching', 'running') then
+    perform kiln_api.raise_error(401, 'job_token_expired',
+      format('execution %s has ended (%s); its job token is no longer valid: stop the work', v_exec.id, v_exec.status));
+  end if;
+  update kiln.build_nodes set last_heartbeat_at = coalesce(p_now, now()) where id = v_exec.build_node_id;
+  return kiln_api.lock_execution(p_execution_id, p_epoch);
 end $$;
 
 -- agent_claim: records what the node declares about itself and hands it up to its free
 -- slots of offered executions it can run (oldest offer first), each under a new epoch
--- and an agent lease; they become `running`.
+-- and an agent lease; they become `running`. kiln-api then gives each one its job token
+-- (agent_issue_job_token) in the same transaction.
 create function kiln_api.agent_claim(p_token_sha256 bytea, p_declared jsonb, p_now timestamptz default null)
   returns jsonb language plpgsql security definer set search_path = pg_catalog, kiln as $$
 declare
@@ -110,15 +134,32 @@ begin
 end $$;
 alter function kiln_api.agent_claim(bytea, jsonb, timestamptz) owner to kiln_system;
 
--- agent_renew: extends the node's lease; QC409 execution_cancelled / stale_lease tell the
--- agent to kill the work.
-create function kiln_api.agent_renew(p_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
-                                     p_now timestamptz default null)
-  returns jsonb language plpgsql security definer set search_path = pg_catalog, kiln as $$
+-- agent_issue_job_token: stores the SHA-256 of the job token kiln-api minted for an
+-- execution this node has just claimed (same transaction as agent_claim). An execution
+-- gets one job token, once. Errors: QC401 (node token), QC404 (not this node's running,
+-- token-less execution).
+create function kiln_api.agent_issue_job_token(p_token_sha256 bytea, p_execution_id uuid,
+                                               p_job_token_sha256 bytea, p_now timestamptz default null)
+  returns void language plpgsql security definer set search_path = pg_catalog, kiln as $$
 declare
   v_node kiln.build_nodes := kiln_api.authenticate_node(p_token_sha256, p_now);
 begin
-  perform kiln_api.node_execution(v_node, p_execution_id, p_epoch);
+  update kiln.build_executions set job_token_sha256 = p_job_token_sha256
+   where id = p_execution_id and build_node_id = v_node.id and status = 'running' and job_token_sha256 is null;
+  if not found then
+    perform kiln_api.raise_error(404, 'not_found',
+      format('execution %s is not a running execution of this node without a job token', p_execution_id), 'id');
+  end if;
+end $$;
+alter function kiln_api.agent_issue_job_token(bytea, uuid, bytea, timestamptz) owner to kiln_system;
+
+-- agent_renew: extends the execution's lease (job token); QC409 execution_cancelled /
+-- stale_lease and QC401 job_token_expired tell the agent to kill the work.
+create function kiln_api.agent_renew(p_job_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
+                                     p_now timestamptz default null)
+  returns jsonb language plpgsql security definer set search_path = pg_catalog, kiln as $$
+begin
+  perform kiln_api.job_execution(p_job_token_sha256, p_execution_id, p_epoch, p_now);
   return jsonb_build_object('lease_expires_at',
     kiln_api.renew_lease(p_execution_id, p_epoch, kiln_api.setting('agent_lease_seconds')::integer, p_now));
 end $$;
@@ -126,12 +167,11 @@ alter function kiln_api.agent_renew(bytea, uuid, bigint, timestamptz) owner to k
 
 -- agent_append_log: stores output at a byte offset of the execution's output. Idempotent:
 -- bytes already stored are skipped; a gap is refused (QC409 log_gap).
-create function kiln_api.agent_append_log(p_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
+create function kiln_api.agent_append_log(p_job_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
                                           p_offset bigint, p_data text)
   returns jsonb language plpgsql security definer set search_path = pg_catalog, kiln as $$
 declare
-  v_node kiln.build_nodes := kiln_api.authenticate_node(p_token_sha256);
-  v_exec kiln.build_executions := kiln_api.node_execution(v_node, p_execution_id, p_epoch);
+  v_exec kiln.build_executions := kiln_api.job_execution(p_job_token_sha256, p_execution_id, p_epoch);
   v_len bigint := octet_length(coalesce(p_data, ''));
   v_data text := coalesce(p_data, '');
 begin
@@ -163,19 +203,20 @@ alter function kiln_api.agent_append_log(bytea, uuid, bigint, bigint, text) owne
 -- (finish_execution) and writes its infrastructure_usage row with a cost from the node's
 -- rates: cpu_seconds × cost_per_cpu_hour / 3600 + peak GiB × hours × cost_per_gib_hour,
 -- in cents.
-create function kiln_api.agent_finish(p_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
+create function kiln_api.agent_finish(p_job_token_sha256 bytea, p_execution_id uuid, p_epoch bigint,
                                       p_body jsonb, p_now timestamptz default null)
   returns jsonb language plpgsql security definer set search_path = pg_catalog, kiln as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
-  v_node kiln.build_nodes := kiln_api.authenticate_node(p_token_sha256, p_now);
-  v_exec kiln.build_executions := kiln_api.node_execution(v_node, p_execution_id, p_epoch);
+  v_exec kiln.build_executions := kiln_api.job_execution(p_job_token_sha256, p_execution_id, p_epoch, p_now);
+  v_node kiln.build_nodes;
   v_status kiln.build_status;
   v_cpu numeric;
   v_peak bigint;
   v_hours numeric;
   v_key text;
 begin
+  select * into v_node from kiln.build_nodes where id = v_exec.build_node_id;
   perform kiln_api.expect_type(p_body, 'object', 'body');
   perform kiln_api.expect_keys(p_body, array['epoch', 'outcome', 'exit_code', 'cpu_seconds',
     'peak_memory_bytes', 'duration_seconds', 'reason'], '');
@@ -216,3 +257,11 @@ begin
   return jsonb_build_object('build_status', v_status);
 end $$;
 alter function kiln_api.agent_finish(bytea, uuid, bigint, jsonb, timestamptz) owner to kiln_system;
+
+grant execute on function
+  kiln_api.agent_claim(bytea, jsonb, timestamptz),
+  kiln_api.agent_issue_job_token(bytea, uuid, bytea, timestamptz),
+  kiln_api.agent_renew(bytea, uuid, bigint, timestamptz),
+  kiln_api.agent_append_log(bytea, uuid, bigint, bigint, text),
+  kiln_api.agent_finish(bytea, uuid, bigint, jsonb, timestamptz)
+  to kiln_web;

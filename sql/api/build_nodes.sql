@@ -3,7 +3,8 @@
 -- drain/resume/deprecate). Every change writes an audit row. Nodes registered by a tenant's
 -- admin run only that tenant's builds; nodes with tenant_id null (inserted by a DBA) are shared.
 
--- build_node_json: a node without its token hash, with online/offline from heartbeat age.
+-- build_node_json: a node without its token hashes, with online/offline from heartbeat age
+-- and when its token (credential) expires, and the previous one while it is still valid.
 create function kiln_api.build_node_json(n kiln.build_nodes, p_now timestamptz default null)
   returns jsonb language sql stable as $$
   select jsonb_build_object(
@@ -12,7 +13,9 @@ create function kiln_api.build_node_json(n kiln.build_nodes, p_now timestamptz d
               coalesce(p_now, now()) - make_interval(secs => kiln_api.setting('node_offline_after_seconds')::double precision),
     'last_heartbeat_at', n.last_heartbeat_at, 'labels', n.labels, 'capabilities', n.capabilities,
     'capacity', n.capacity, 'concurrency', n.concurrency, 'agent_version', n.agent_version,
-    'deprecated_at', n.deprecated_at,
+    'deprecated_at', n.deprecated_at, 'credential_expires_at', n.token_expires_at,
+    'previous_credential_expires_at', case when n.previous_token_expires_at > coalesce(p_now, now())
+                                           then n.previous_token_expires_at end,
     'running', (select count(*) from kiln.build_executions e
                  where e.build_node_id = n.id and e.status in ('dispatching', 'running')),
     'cost_per_cpu_hour', n.cost_per_cpu_hour, 'cost_per_gib_hour', n.cost_per_gib_hour,
@@ -62,7 +65,8 @@ begin
   end if;
 end $$;
 
--- register_build_node: creates a node of the current tenant and stores its token's hash.
+-- register_build_node: creates a node of the current tenant and stores its token's hash;
+-- the token expires node_token_days later (rotate_node_token renews it).
 -- Errors: QC400 (shape), QC409 (name taken).
 create function kiln_api.register_build_node(p_body jsonb, p_token_sha256 bytea) returns jsonb
   language plpgsql as $$
@@ -93,10 +97,11 @@ begin
   end loop;
   begin
     insert into kiln.build_nodes (tenant_id, name, labels, capabilities, capacity, concurrency,
-        token_sha256, cost_per_cpu_hour, cost_per_gib_hour, cost_per_gpu_hour)
+        token_sha256, token_expires_at, cost_per_cpu_hour, cost_per_gib_hour, cost_per_gpu_hour)
       values (v_tenant, p_body ->> 'name', coalesce(p_body -> 'labels', '{}'),
               coalesce(p_body -> 'capabilities', '{}'), coalesce(p_body -> 'capacity', '{}'),
               coalesce((p_body ->> 'concurrency')::numeric::integer, 1), p_token_sha256,
+              now() + make_interval(days => kiln_api.setting('node_token_days')::integer),
               coalesce((p_body ->> 'cost_per_cpu_hour')::numeric, 0),
               coalesce((p_body ->> 'cost_per_gib_hour')::numeric, 0),
               coalesce((p_body ->> 'cost_per_gpu_hour')::numeric, 0))
@@ -159,3 +164,54 @@ begin
             v_node.id::text, jsonb_build_object('name', v_node.name, 'deprecated_at', v_node.deprecated_at));
   return kiln_api.build_node_json(v_node);
 end $$;
+
+-- rotate_node_token: body {grace_seconds?: 0..86400, default 3600}. The node gets a new
+-- token (its hash here; kiln-api shows the token once) valid for node_token_days; the
+-- current one keeps working for the grace (never past its own expiry), so the agent can
+-- be given the new token without downtime. A token that was already the previous one is
+-- dropped. Writes an audit row. Errors: QC400, QC404 (not the tenant's node; shared nodes
+-- are rotated by a DBA).
+create function kiln_api.rotate_node_token(p_node_id uuid, p_body jsonb, p_token_sha256 bytea,
+                                           p_now timestamptz default null)
+  returns jsonb language plpgsql as $$
+declare
+  v_now timestamptz := coalesce(p_now, now());
+  v_node kiln.build_nodes;
+  v_grace integer := 3600;
+  v_previous_expires timestamptz;
+begin
+  select * into v_node from kiln.build_nodes
+   where id = p_node_id and kiln_api.in_session_tenant(tenant_id) for update;
+  if not found then
+    perform kiln_api.raise_error(404, 'not_found', format('build node %s not found', p_node_id), 'id');
+  end if;
+  p_body := coalesce(nullif(p_body, 'null'::jsonb), '{}');
+  perform kiln_api.expect_type(p_body, 'object', 'body');
+  perform kiln_api.expect_keys(p_body, array['grace_seconds'], '');
+  if p_body ? 'grace_seconds' then
+    perform kiln_api.expect_type(p_body -> 'grace_seconds', 'integer', 'grace_seconds');
+    if (p_body ->> 'grace_seconds')::numeric not between 0 and 86400 then
+      perform kiln_api.raise_error(400, 'invalid_value', 'grace_seconds must be between 0 and 86400', 'grace_seconds');
+    end if;
+    v_grace := (p_body ->> 'grace_seconds')::numeric::integer;
+  end if;
+  v_previous_expires := least(coalesce(v_node.token_expires_at, 'infinity'), v_now + make_interval(secs => v_grace));
+  if v_node.token_sha256 is null or v_previous_expires <= v_now then
+    v_previous_expires := null;
+  end if;
+  update kiln.build_nodes set
+      previous_token_sha256 = case when v_previous_expires is not null then token_sha256 end,
+      previous_token_expires_at = v_previous_expires,
+      token_sha256 = p_token_sha256,
+      token_expires_at = v_now + make_interval(days => kiln_api.setting('node_token_days')::integer),
+      updated_at = v_now
+   where id = p_node_id returning * into v_node;
+  insert into kiln.audit_log (tenant_id, actor_user_id, action, object_type, object_id, detail)
+    values (v_node.tenant_id, kiln_api.current_user_id(), 'build_node.rotate_token', 'build_node', v_node.id::text,
+            jsonb_build_object('name', v_node.name, 'expires_at', v_node.token_expires_at,
+                               'previous_token_expires_at', v_previous_expires));
+  return jsonb_build_object('id', v_node.id, 'name', v_node.name, 'expires_at', v_node.token_expires_at,
+                            'previous_token_expires_at', v_previous_expires);
+end $$;
+
+grant execute on function kiln_api.rotate_node_token(uuid, jsonb, bytea, timestamptz) to kiln_web;

@@ -28,9 +28,9 @@ begin
          failure_reason = case when p_outcome <> 'succeeded' then p_reason end,
          finished_at = v_now
    where id = p_execution_id;
-  select * into v_build from kiln.builds where id = v_exec.build_id;
 
   if p_outcome = 'oom_killed' then
+    select * into v_build from kiln.builds where id = v_exec.build_id;
     select coalesce((c.spec ->> 'oom_retry')::boolean, true) into v_oom_retry
       from kiln.build_configs c where c.build_id = v_build.id;
     if v_oom_retry and v_build.oom_retries < v_max_oom_retries then
@@ -49,7 +49,7 @@ begin
     return v_build.status;
   end if;
 
-  v_build := kiln_api.transition_build(v_build.id, p_outcome::kiln.build_status, v_actor,
+  v_build := kiln_api.transition_build(v_exec.build_id, p_outcome::kiln.build_status, v_actor,
     case p_outcome
       when 'succeeded' then 'succeeded'
       when 'timed_out' then coalesce(p_reason, 'time budget exceeded')

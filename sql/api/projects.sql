@@ -1,4 +1,4 @@
--- create_project / list_projects. Caller: POST and GET /api/v1/projects.
+-- create_project (audited: project.create) / list_projects. Caller: POST and GET /api/v1/projects.
 -- Errors: QC400 (shape), QC409 duplicate name.
 create function kiln_api.project_json(p kiln.projects) returns jsonb
   language sql immutable as $$
@@ -47,6 +47,9 @@ begin
     perform kiln_api.raise_error(409, 'conflict',
       format('project %s already exists', p_body ->> 'name'), 'name');
   end;
+  insert into kiln.audit_log (tenant_id, actor_user_id, action, object_type, object_id, detail)
+    values (v_tenant, kiln_api.current_user_id(), 'project.create', 'project', v_project.id::text,
+            jsonb_build_object('name', v_project.name));
   return kiln_api.project_json(v_project);
 end $$;
 

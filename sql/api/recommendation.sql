@@ -124,12 +124,24 @@ create view kiln_api.recommendation_outcomes with (security_invoker = true) as
 -- settle_recommendations: writes succeeded/settled_at for up to p_limit linked
 -- recommendations whose build or execution ended; returns how many. Caller: plan_execution
 -- (a few per placement), or cron / a DBA. Locks: those rows (SKIP LOCKED).
+-- Speed: plan_execution calls it for every build it places, while every build still
+-- running has an unsettled recommendation, so the scan must be cheap per row: a dispatch
+-- recommendation is settled exactly when its execution ended (one primary-key probe, the
+-- view's own definition for that case); only the others go through the view. PL/pgSQL
+-- so the dispatcher's session plans the statement once, not on every call.
 create function kiln_api.settle_recommendations(p_limit integer default 100, p_now timestamptz default null)
-  returns integer language sql as $$
+  returns integer language plpgsql as $$
+declare
+  v_settled integer;
+begin
   with due as (
     select r.id from kiln.infrastructure_recommendations r
      where r.settled_at is null and r.build_id is not null
-       and exists (select from kiln_api.recommendation_outcomes o where o.id = r.id and o.settled)
+       and case when r.source = 'dispatch' and r.execution_id is not null
+                then exists (select from kiln.build_executions x
+                              where x.id = r.execution_id and x.build_id = r.build_id
+                                and x.status in ('succeeded', 'failed', 'cancelled', 'timed_out', 'oom_killed', 'lost'))
+                else exists (select from kiln_api.recommendation_outcomes o where o.id = r.id and o.settled) end
      order by r.created_at limit p_limit
        for update skip locked
   ), settled as (
@@ -137,8 +149,9 @@ create function kiln_api.settle_recommendations(p_limit integer default 100, p_n
            succeeded = (select o.succeeded from kiln_api.recommendation_outcomes o where o.id = r.id)
       from due where r.id = due.id
     returning 1)
-  select count(*)::integer from settled
-$$;
+  select count(*)::integer into v_settled from settled;
+  return v_settled;
+end $$;
 
 -- recommendation_accuracy: the seed's selection accuracy for the session's tenant (all
 -- tenants for a DBA without one) since p_since: of the settled recommendations that were

@@ -98,7 +98,58 @@ begin
 end $$;
 alter function kiln_api.session_end(bytea, timestamptz) owner to kiln_system;
 
+-- web_session_json: a session as an admin sees it: never its hash or CSRF token. Called
+-- by the two SECURITY DEFINER functions below; not granted to kiln_web.
+create function kiln_api.web_session_json(s kiln.web_sessions, p_now timestamptz default null)
+  returns jsonb language sql stable as $$
+  select jsonb_build_object('id', s.id, 'user', (select u.name from kiln.users u where u.id = s.user_id),
+    'token', (select t.name from kiln.api_tokens t where t.id = s.token_id), 'user_agent', s.user_agent,
+    'created_at', s.created_at, 'last_seen_at', s.last_seen_at, 'expires_at', s.expires_at,
+    'idle_expires_at', s.last_seen_at + make_interval(mins => kiln_api.setting('web_session_idle_minutes')::integer),
+    'revoked_at', s.revoked_at,
+    'active', s.revoked_at is null and s.expires_at > coalesce(p_now, now())
+              and s.last_seen_at > coalesce(p_now, now())
+                  - make_interval(mins => kiln_api.setting('web_session_idle_minutes')::integer))
+$$;
+
+-- list_web_sessions: the tenant's page sessions that have not ended more than a day ago,
+-- newest first. Caller: GET /api/v1/admin/sessions (permission admin).
+create function kiln_api.list_web_sessions(p_now timestamptz default null) returns jsonb
+  language sql stable security definer set search_path = pg_catalog, kiln as $$
+  select jsonb_build_object('items', coalesce(jsonb_agg(kiln_api.web_session_json(s, p_now)
+                                                        order by s.created_at desc, s.id), '[]'))
+    from kiln.web_sessions s
+   where s.tenant_id = kiln_api.require_tenant()
+     and coalesce(s.revoked_at, s.expires_at) > coalesce(p_now, now()) - interval '1 day'
+$$;
+alter function kiln_api.list_web_sessions(timestamptz) owner to kiln_system;
+
+-- revoke_web_session: ends a session of the tenant at once (its next page request goes to
+-- the sign-in page). Revoking an ended session changes nothing. Writes an audit row.
+-- Caller: POST /api/v1/admin/sessions/{id}/revoke (permission admin). Errors: QC404.
+create function kiln_api.revoke_web_session(p_id uuid, p_now timestamptz default null) returns jsonb
+  language plpgsql security definer set search_path = pg_catalog, kiln as $$
+declare
+  v_session kiln.web_sessions;
+begin
+  select * into v_session from kiln.web_sessions s
+   where s.id = p_id and s.tenant_id = kiln_api.require_tenant() for update;
+  if not found then
+    perform kiln_api.raise_error(404, 'not_found', format('session %s not found', p_id), 'id');
+  end if;
+  if v_session.revoked_at is null then
+    update kiln.web_sessions set revoked_at = coalesce(p_now, now()) where id = p_id returning * into v_session;
+    insert into kiln.audit_log (tenant_id, actor_user_id, action, object_type, object_id, detail)
+      values (v_session.tenant_id, kiln_api.current_user_id(), 'session.revoke', 'web_session',
+              v_session.id::text, jsonb_build_object('user_id', v_session.user_id));
+  end if;
+  return kiln_api.web_session_json(v_session, p_now);
+end $$;
+alter function kiln_api.revoke_web_session(uuid, timestamptz) owner to kiln_system;
+
 grant execute on function
+  kiln_api.list_web_sessions(timestamptz),
+  kiln_api.revoke_web_session(uuid, timestamptz),
   kiln_api.session_start(bytea, bytea, text, text, timestamptz),
   kiln_api.session_authenticate(bytea, timestamptz),
   kiln_api.session_end(bytea, timestamptz)

@@ -1,10 +1,13 @@
 -- start_build: pending → queued; the event's NOTIFY wakes dispatchers.
--- Caller: POST /api/v1/builds/{id}/start. Errors: QC404, QC409 illegal_transition.
+-- Audited (build.start). Caller: POST /api/v1/builds/{id}/start. Errors: QC404, QC409 illegal_transition.
 create function kiln_api.start_build(p_build_id uuid, p_now timestamptz default null)
   returns jsonb language plpgsql as $$
 begin
   perform kiln_api.lock_build(p_build_id);
   perform kiln_api.transition_build(p_build_id, 'queued', kiln_api.actor(), 'started',
                                     p_now => p_now);
+  insert into kiln.audit_log (tenant_id, actor_user_id, action, object_type, object_id)
+    select b.tenant_id, kiln_api.current_user_id(), 'build.start', 'build', b.id::text
+      from kiln.builds b where b.id = p_build_id;
   return kiln_api.build_json(p_build_id);
 end $$;

@@ -17,7 +17,7 @@ Agent::Agent(AgentConfig config) : Agent(std::move(config), MemoryLimiter::detec
 Agent::Agent(AgentConfig config, MemoryLimiter limiter, LogStreamOptions log_options)
     : config_(std::move(config)), limiter_(std::move(limiter)) {
   settings_.api_url = config_.url;
-  settings_.token = read_token_file(config_.token_file);
+  node_token_ = read_token_file(config_.token_file);
   std::filesystem::create_directories(config_.work_dir);
   settings_.work_dir = std::filesystem::canonical(config_.work_dir);
   settings_.kill_grace = config_.kill_grace;
@@ -39,7 +39,7 @@ int Agent::run() {
               "of memory is reported as failed, not oom_killed",
               {});
   }
-  ApiClient api(settings_.api_url, settings_.token, draining_.get_token());
+  ApiClient api(settings_.api_url, node_token_, draining_.get_token());
   Backoff backoff;
   bool failing = false;
   std::string node_status = "active";
@@ -52,8 +52,11 @@ int Agent::run() {
       if (draining_.stop_requested()) break;
       running = busy_;
     }
+    if (reload_requested_.exchange(false)) reload_node_token(api, "SIGHUP");
     const auto asked_at = std::chrono::steady_clock::now();
     const ApiResult r = api.claim(config_.node, running, config_.wait_seconds);
+    // A 401 may mean the node token was rotated and the file already holds the new one.
+    if (r.status == ApiStatus::kUnauthorized && reload_node_token(api, "401")) continue;
     if (r.ok()) {
       if (failing) kiln::log("info", "API reachable again", {});
       failing = false;
@@ -95,6 +98,23 @@ int Agent::run() {
   reap_finished();
   kiln::log("info", "kiln-agent stopped", {});
   return 0;
+}
+
+void Agent::request_token_reload() { reload_requested_ = true; }
+
+bool Agent::reload_node_token(ApiClient& api, const char* why) {
+  std::string token;
+  try {
+    token = read_token_file(config_.token_file);
+  } catch (const std::exception& e) {
+    kiln::log("error", "cannot reload the node token; keeping the current one", {{"why", why}, {"error", e.what()}});
+    return false;
+  }
+  if (token == node_token_) return false;
+  node_token_ = std::move(token);
+  api.set_token(node_token_);
+  kiln::log("info", "node token reloaded", {{"why", why}, {"token_file", config_.token_file}});
+  return true;
 }
 
 void Agent::request_stop(bool hard) {

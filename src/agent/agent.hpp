@@ -1,7 +1,11 @@
 #pragma once
 // The agent's main loop: claims work whenever a slot is free and runs each execution on
 // a thread of its own. While every slot is busy it does not claim; the executions' lease
-// renewals keep the node's heartbeat fresh (every API call refreshes it).
+// renewals keep the node's heartbeat fresh (every API call refreshes it). The node token
+// (claims only) is read from the token file at start and again on SIGHUP or when a claim
+// is answered 401, so a rotated token is picked up without a restart; each execution
+// uses the job token its claim returned.
+#include <atomic>
 #include <condition_variable>
 #include <list>
 #include <memory>
@@ -25,6 +29,8 @@ class Agent {
   int run();
   // Thread-safe. First: stop claiming and let running builds finish. hard: kill them too.
   void request_stop(bool hard);
+  // Thread-safe (SIGHUP): re-read the token file before the next claim.
+  void request_token_reload();
 
  private:
   struct Slot {
@@ -36,10 +42,14 @@ class Agent {
   void start(ClaimedExecution claim);
   int start_all(const nlohmann::json& answer);  // how many were started
   void reap_finished();
+  // Re-reads the token file; true when it holds a new token (then used from now on).
+  bool reload_node_token(ApiClient& api, const char* why);
 
   AgentConfig config_;
   MemoryLimiter limiter_;
   ExecutionSettings settings_;
+  std::string node_token_;  // used by run()'s thread only
+  std::atomic<bool> reload_requested_{false};
   std::stop_source draining_;  // first SIGTERM: no more claims
   std::stop_source killing_;   // second SIGTERM: running builds are abandoned
   std::mutex mu_;

@@ -80,6 +80,10 @@ ApiResult classify_http(long http_status, std::string_view body) {
     r.status = ApiStatus::kCancelled;
   } else if (http_status == 409 && r.error_code == "stale_lease") {
     r.status = ApiStatus::kStaleLease;
+  } else if (http_status == 401 && r.error_code == "job_token_expired") {
+    r.status = ApiStatus::kEnded;
+  } else if (http_status == 401) {
+    r.status = ApiStatus::kUnauthorized;
   } else if (http_status == 502 || http_status == 503 || http_status == 504 || http_status == 429) {
     r.status = ApiStatus::kTransient;  // nginx without kiln-api, a restarting API, a database failover
   } else {
@@ -96,6 +100,8 @@ ApiClient::ApiClient(std::string base_url, std::string token, std::stop_token ab
 }
 
 ApiClient::~ApiClient() { curl_easy_cleanup(curl_); }
+
+void ApiClient::set_token(const std::string& token) { authorization_ = "Authorization: Bearer " + token; }
 
 ApiResult ApiClient::post(const std::string& path, const json& body, std::chrono::seconds timeout) {
   const std::string url = base_url_ + path;

@@ -22,6 +22,8 @@ enum class ApiStatus {
   kOk,
   kCancelled,   // 409 execution_cancelled: kill the build, send nothing more for it
   kStaleLease,  // 409 stale_lease: the execution was given away; kill it and drop it
+  kEnded,       // 401 job_token_expired: the execution ended on the server; kill it and drop it
+  kUnauthorized,  // any other 401: the credential is unknown or expired (the node token: reload it)
   kTransient,   // unreachable, timed out, 502/503/504/429: try again later
   kFailed,      // any other error: retrying the same request will not help
 };
@@ -45,7 +47,10 @@ ApiResult classify_http(long http_status, std::string_view body);
 class ApiClient {
  public:
   // abort: a stop request cuts a transfer in flight (shutdown must not wait for a long poll).
+  // token: the node token (claim) or an execution's job token (renew, logs, finish).
   ApiClient(std::string base_url, std::string token, std::stop_token abort = {});
+  // Sends token from the next call on (a reloaded node token).
+  void set_token(const std::string& token);
   ~ApiClient();
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;

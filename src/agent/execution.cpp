@@ -45,7 +45,7 @@ void Execution::run() {
              {"build_id", claim_.build_id},
              {"time_budget_seconds", number(static_cast<double>(claim_.time_budget.count()) / 1000)},
              {"memory_bytes", std::to_string(claim_.memory_bytes)}});
-  log_api_ = std::make_unique<ApiClient>(settings_.api_url, settings_.token, stop_.get_token());
+  log_api_ = std::make_unique<ApiClient>(settings_.api_url, claim_.job_token, stop_.get_token());
   RunResult result;
   std::string reason;  // set when the agent, not the script, is why the build failed
   {
@@ -80,6 +80,9 @@ void Execution::lose(Loss why) {
     kiln::log("info", "build cancelled; killing it", {{"execution_id", claim_.execution_id}});
   } else if (why == kLeaseLost) {
     kiln::log("warn", "lease lost; killing the build and dropping it", {{"execution_id", claim_.execution_id}});
+  } else if (why == kEnded) {
+    kiln::log("warn", "the execution ended on the server (cancelled, or its lease lost) and its job token is dead; "
+              "killing the build and dropping it", {{"execution_id", claim_.execution_id}});
   }
   if (why == kAbandoned) {
     runner_.kill();
@@ -90,7 +93,7 @@ void Execution::lose(Loss why) {
 }
 
 void Execution::renew_loop() {
-  ApiClient api(settings_.api_url, settings_.token, stop_.get_token());
+  ApiClient api(settings_.api_url, claim_.job_token, stop_.get_token());
   // lease_seconds / 3 as the protocol asks, but at most 20 s: while every slot is busy the
   // agent does not claim, and renewals alone must keep the heartbeat under the 60 s at
   // which the node shows as offline.
@@ -107,6 +110,7 @@ void Execution::renew_loop() {
     }
     if (r.status == ApiStatus::kCancelled) return lose(kCancelled);
     if (r.status == ApiStatus::kStaleLease) return lose(kLeaseLost);
+    if (r.status == ApiStatus::kEnded) return lose(kEnded);
     if (stop_.stop_requested()) return;
     wait = backoff.next();
     kiln::log(r.status == ApiStatus::kTransient ? "warn" : "error", "lease renewal failed, retrying",
@@ -129,10 +133,14 @@ SendResult Execution::send_chunk(const LogChunk& chunk, std::int64_t& next_offse
     case ApiStatus::kStaleLease:
       lose(kLeaseLost);
       return SendResult::kGiveUp;
+    case ApiStatus::kEnded:
+      lose(kEnded);
+      return SendResult::kGiveUp;
     case ApiStatus::kTransient:
       kiln::log("warn", "API unreachable while sending output, backing off",
                 {{"execution_id", claim_.execution_id}, {"error", r.describe()}});
       return SendResult::kRetry;
+    case ApiStatus::kUnauthorized:
     case ApiStatus::kFailed:
       break;
   }
@@ -165,7 +173,7 @@ void Execution::report(const RunResult& result, std::string reason) {
   const FinishReport finish{
       outcome,          result.exit_code, result.cpu_seconds, result.peak_memory_bytes, result.duration_seconds,
       std::move(reason)};
-  ApiClient api(settings_.api_url, settings_.token, stop_.get_token());
+  ApiClient api(settings_.api_url, claim_.job_token, stop_.get_token());
   Backoff backoff;
   const ApiResult r = with_retries("finish", stop_.get_token(), backoff,
                                    [&] { return api.finish(claim_.execution_id, claim_.epoch, finish); });
@@ -178,6 +186,8 @@ void Execution::report(const RunResult& result, std::string reason) {
     lose(kCancelled);
   } else if (r.status == ApiStatus::kStaleLease) {
     lose(kLeaseLost);
+  } else if (r.status == ApiStatus::kEnded) {
+    lose(kEnded);
   } else if (!stop_.stop_requested()) {
     kiln::log("error", "the API refused the finish", {{"execution_id", claim_.execution_id}, {"error", r.describe()}});
   }

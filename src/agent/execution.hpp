@@ -2,6 +2,7 @@
 // One claimed execution from start to finish: runs the script, renews the lease every
 // lease_seconds / 3, ships the output, and reports the outcome. Three threads: the
 // caller's (runner, then finish), a renewer and a log shipper, each with its own ApiClient.
+// Every call carries the execution's job token from the claim, never the node token.
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -19,7 +20,6 @@ namespace kiln::agent {
 
 struct ExecutionSettings {
   std::string api_url;
-  std::string token;
   std::filesystem::path work_dir;
   std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};
   std::string path_env;  // PATH for builds: the agent's own
@@ -41,7 +41,7 @@ class Execution {
   const ClaimedExecution& claim() const { return claim_; }
 
  private:
-  enum Loss : int { kNotLost = 0, kCancelled, kLeaseLost, kAbandoned };
+  enum Loss : int { kNotLost = 0, kCancelled, kLeaseLost, kEnded, kAbandoned };
 
   void renew_loop();
   SendResult send_chunk(const LogChunk& chunk, std::int64_t& next_offset);

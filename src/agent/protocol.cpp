@@ -50,6 +50,8 @@ ClaimedExecution parse_claimed_execution(const json& e) {
   ClaimedExecution c;
   c.execution_id = string_member(e, "execution_id", "execution_id");
   c.build_id = string_member(e, "build_id", "build_id");
+  c.job_token = string_member(e, "job_token", "job_token");
+  if (c.job_token.empty()) throw std::invalid_argument("job_token must not be empty");
   c.epoch = integer_member(e, "epoch", "epoch");
   c.attempt = static_cast<int>(integer_member(e, "attempt", "attempt"));
   c.lease_seconds = static_cast<int>(integer_member(e, "lease_seconds", "lease_seconds"));

@@ -22,6 +22,7 @@ nlohmann::json claim_body(const NodeDescription& node, int running, int wait_sec
 struct ClaimedExecution {
   std::string execution_id;
   std::string build_id;
+  std::string job_token;  // the only credential for this execution's renew, logs and finish
   std::int64_t epoch = 0;
   int attempt = 0;
   int lease_seconds = 30;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "db/credentials_api.hpp"
 #include "db/infra_api.hpp"
 #include "db/k8s_api.hpp"
 #include "db/nodes_api.hpp"
 #include "db/ops_api.hpp"
+#include "db/scheduling_api.hpp"
 #include "db/pages_api.hpp"
 #include "db/statements.hpp"
 
@@ -41,7 +43,9 @@ void prepare_statements(pqxx::connection& conn) {
   prepare_k8s_statements(conn);
   prepare_infra_statements(conn);
   prepare_ops_statements(conn);
+  prepare_scheduling_statements(conn);
   prepare_page_statements(conn);
+  prepare_credential_statements(conn);
 }
 
 bool Principal::has(std::string_view permission) const {

@@ -11,6 +11,8 @@ constexpr Statement kStatements[] = {
     {"list_build_nodes", "select kiln_api.list_build_nodes()"},
     {"set_build_node_status", "select kiln_api.set_build_node_status($1::uuid, $2, $3::jsonb)"},
     {"agent_claim", "select kiln_api.agent_claim(decode($1, 'hex'), $2::jsonb)"},
+    {"agent_issue_job_token", "select kiln_api.agent_issue_job_token(decode($1, 'hex'), $2::uuid, decode($3, 'hex'))"},
+    {"rotate_node_token", "select kiln_api.rotate_node_token($1::uuid, $2::jsonb, decode($3, 'hex'))"},
     {"agent_renew", "select kiln_api.agent_renew(decode($1, 'hex'), $2::uuid, $3)"},
     {"agent_append_log", "select kiln_api.agent_append_log(decode($1, 'hex'), $2::uuid, $3, $4, $5)"},
     {"agent_finish", "select kiln_api.agent_finish(decode($1, 'hex'), $2::uuid, $3, $4::jsonb)"},
@@ -37,6 +39,16 @@ std::string set_build_node_status(pqxx::work& tx, const std::string& node_id, co
 
 std::string agent_claim(pqxx::work& tx, const std::string& token_sha256_hex, const std::string& body) {
   return json_of(tx.exec_prepared1("agent_claim", token_sha256_hex, body));
+}
+
+void agent_issue_job_token(pqxx::work& tx, const std::string& token_sha256_hex, const std::string& execution_id,
+                           const std::string& job_token_sha256_hex) {
+  tx.exec_prepared1("agent_issue_job_token", token_sha256_hex, execution_id, job_token_sha256_hex);
+}
+
+std::string rotate_node_token(pqxx::work& tx, const std::string& node_id, const std::string& body,
+                              const std::string& token_sha256_hex) {
+  return json_of(tx.exec_prepared1("rotate_node_token", node_id, body, token_sha256_hex));
 }
 
 std::string agent_renew(pqxx::work& tx, const std::string& token_sha256_hex, const std::string& execution_id,

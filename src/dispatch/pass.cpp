@@ -19,12 +19,15 @@ void hand_off(db::Database& db, const db::Claim& claim, const BuildNodeRenderer&
               KubernetesBackend* kubernetes, PassResult& result) {
   std::string kubernetes_plan;
   db.with_tx([&](pqxx::work& tx) {
-    const auto plan = nlohmann::json::parse(db::plan_execution(tx, claim.execution_id));
+    // The plan text goes back to the database as it came (a few KB: re-serializing it per
+    // build cost more than the fields read from it).
+    const std::string plan_text = db::plan_execution(tx, claim.execution_id);
+    const auto plan = nlohmann::json::parse(plan_text);
     std::string error = plan.value("error", "");
     std::string script;
     if (error.empty() && plan.value("infrastructure_type", "") == "kubernetes") {
       if (kubernetes) {
-        kubernetes_plan = plan.dump();  // created outside this transaction: it talks to the cluster
+        kubernetes_plan = plan_text;  // created outside this transaction: it talks to the cluster
         return;
       }
       error = "this dispatcher cannot run builds on Kubernetes: start kiln-dispatch with --master-key-file";
@@ -44,7 +47,7 @@ void hand_off(db::Database& db, const db::Claim& claim, const BuildNodeRenderer&
       log("warn", "build cannot run", {{"build_id", claim.build_id}, {"reason", error}});
       return;
     }
-    db::offer_execution(tx, claim.execution_id, claim.epoch, plan.dump(), nlohmann::json{{"script", script}}.dump());
+    db::offer_execution(tx, claim.execution_id, claim.epoch, plan_text, nlohmann::json{{"script", script}}.dump());
     ++result.offered;
     log("info", "offered to build nodes",
         {{"build_id", claim.build_id}, {"execution_id", claim.execution_id},

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "core/token.hpp"
+#include "db/credentials_api.hpp"
 #include "db/pages_api.hpp"
 #include "http/cookies.hpp"
 #include "http/error_body.hpp"
@@ -43,6 +44,11 @@ namespace {
 db::Principal authorize(pqxx::work& tx, const Route& route, const std::string& token_sha256) {
   auto found = db::authenticate(tx, token_sha256);
   if (!found) {
+    // An expired or revoked token is told so (token_expired, token_revoked): its holder
+    // knows the token already, so this reveals nothing.
+    const std::string refusal = db::token_refusal(tx, token_sha256);
+    if (refusal == "token_expired") throw Error(Errc::kUnauthorized, refusal, "the API token has expired");
+    if (refusal == "token_revoked") throw Error(Errc::kUnauthorized, refusal, "the API token was revoked");
     throw Error(Errc::kUnauthorized, "unauthorized", "the API token is unknown, expired or revoked");
   }
   if (!found->has(route.permission)) {

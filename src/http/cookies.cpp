@@ -46,6 +46,9 @@ std::string set_cookie(std::string_view name, std::string_view value, const Cook
   if (!is_token(name, false) || !is_token(value, true)) {
     throw std::invalid_argument("cookie name or value outside [A-Za-z0-9._~-]");
   }
+  if (name.starts_with("__Host-") && (!options.secure || options.path != "/")) {
+    throw std::invalid_argument("a __Host- cookie must be Secure with Path=/");
+  }
   std::string out = std::string(name) + "=" + std::string(value) + "; Path=" + options.path;
   if (options.max_age_seconds >= 0) out += "; Max-Age=" + std::to_string(options.max_age_seconds);
   if (options.http_only) out += "; HttpOnly";

@@ -20,8 +20,14 @@ struct CookieOptions {
   std::string same_site = "Strict";
 };
 
+// The options a "__Host-" cookie must have: Secure, Path=/, no Domain (set_cookie never
+// writes one); HttpOnly and SameSite=Strict as for every cookie of ours. Browsers take
+// Secure cookies on http://localhost and 127.0.0.1 too.
+inline CookieOptions host_cookie() { return {.path = "/", .secure = true}; }
+
 // "name=value; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Strict".
-// Throws std::invalid_argument for a name or value outside the cookie-token characters.
+// Throws std::invalid_argument for a name or value outside the cookie-token characters,
+// and for a "__Host-" name without Secure or with a Path other than /.
 std::string set_cookie(std::string_view name, std::string_view value, const CookieOptions& options);
 
 // A Set-Cookie value that removes the cookie (empty value, Max-Age=0).

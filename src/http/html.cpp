@@ -151,7 +151,7 @@ Response sign_in_redirect(const Request& request, bool clear) {
   }
   // After a POST the form is gone anyway: come back to a page, not to an action.
   Response r = redirect(request.method == "GET" ? "/admin/login?next=" + encoded : "/admin/login");
-  if (clear) r.headers.emplace_back("Set-Cookie", clear_cookie(kSessionCookie, {.secure = request.https}));
+  if (clear) r.headers.emplace_back("Set-Cookie", clear_cookie(kSessionCookie, host_cookie()));
   return r;
 }
 

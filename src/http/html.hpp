@@ -17,7 +17,9 @@
 
 namespace kiln::http::html {
 
-inline constexpr std::string_view kSessionCookie = "kiln_session";
+// The page session cookie: __Host- makes browsers refuse it unless Secure, Path=/ and
+// without Domain, so no sibling host or plain-HTTP page can plant or overwrite it.
+inline constexpr std::string_view kSessionCookie = "__Host-kiln_session";
 inline constexpr std::string_view kLoginCsrfCookie = "kiln_login_csrf";
 inline constexpr std::string_view kPragma = "{{%AUTOESCAPE context=\"HTML\"}}";
 

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -14,11 +15,56 @@ namespace {
 
 constexpr std::size_t kMaxFileBytes = 1 << 20;
 
+// Strict UTF-8: no overlong forms, surrogates or code points above U+10FFFF. The stored form
+// is JSON, which cannot carry anything else (nlohmann's dump throws on it).
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    int n = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 2;
+      if (b == 0xE0) low = 0xA0;
+      if (b == 0xED) high = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 3;
+      if (b == 0xF0) low = 0x90;
+      if (b == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (int k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if (c < (k == 1 ? low : 0x80) || c > (k == 1 ? high : 0xBF)) return false;
+    }
+    i += static_cast<std::size_t>(n) + 1;
+  }
+  return true;
+}
+
+// PEM (RFC 7468) is printable ASCII and line breaks.
+bool pem_text(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\r' || c == '\t';
+  });
+}
+
 std::string scalar(const YAML::Node& node, const std::string& key, const std::string& path) {
   const YAML::Node value = node[key];
   if (!value || value.IsNull()) return {};
   if (!value.IsScalar()) throw KubeconfigError(path + "." + key + " must be a string", path + "." + key);
-  return value.as<std::string>();
+  std::string text = value.as<std::string>();
+  if (!valid_utf8(text)) throw KubeconfigError(path + "." + key + " is not valid UTF-8", path + "." + key);
+  return text;
 }
 
 bool boolean(const YAML::Node& node, const std::string& key, const std::string& path) {
@@ -79,7 +125,8 @@ std::string pem(const YAML::Node& node, const std::string& field, const std::str
   } else {
     return {};
   }
-  if (out.find("-----BEGIN ") == std::string::npos || out.find(std::string(expect)) == std::string::npos) {
+  if (!pem_text(out) || out.find("-----BEGIN ") == std::string::npos ||
+      out.find(std::string(expect)) == std::string::npos) {
     const std::string at = path + "." + field + (data.empty() ? "" : "-data");
     throw KubeconfigError(at + " does not hold a PEM " + std::string(expect), at);
   }
@@ -99,8 +146,10 @@ ExecConfig parse_exec(const YAML::Node& exec, const std::string& path) {
   if (const YAML::Node args = exec["args"]; args && !args.IsNull()) {
     if (!args.IsSequence()) throw KubeconfigError(path + ".args must be a list", path + ".args");
     for (const auto& a : args) {
-      if (!a.IsScalar()) throw KubeconfigError(path + ".args must be strings", path + ".args");
-      e.args.push_back(a.as<std::string>());
+      if (!a.IsScalar() || !valid_utf8(a.Scalar())) {
+        throw KubeconfigError(path + ".args must be strings (UTF-8)", path + ".args");
+      }
+      e.args.push_back(a.Scalar());
     }
   }
   if (const YAML::Node env = exec["env"]; env && !env.IsNull()) {
@@ -208,9 +257,10 @@ Credentials parse_kubeconfig(std::string_view yaml, const KubeconfigOptions& opt
     c.context = options.context.empty() ? scalar(root, "current-context", "kubeconfig") : options.context;
     if (c.context.empty()) {
       const YAML::Node contexts = root["contexts"];
-      if (contexts && contexts.IsSequence() && contexts.size() == 1 && contexts[0]["name"]) {
-        c.context = contexts[0]["name"].as<std::string>();
-      } else {
+      if (contexts && contexts.IsSequence() && contexts.size() == 1 && contexts[0].IsMap()) {
+        c.context = scalar(contexts[0], "name", "contexts[0]");
+      }
+      if (c.context.empty()) {
         throw KubeconfigError("the kubeconfig sets no current-context; name the context to use", "context");
       }
     }

@@ -46,6 +46,41 @@ bool label_value(const std::string& s) {
   return s.size() <= 63 && std::regex_match(s, kValue);
 }
 
+// A template is YAML for Kubernetes and its declaration is stored and answered as JSON:
+// both need strict UTF-8 (nlohmann's dump throws on anything else).
+void require_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    int n = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 2;
+      if (b == 0xE0) low = 0xA0;
+      if (b == 0xED) high = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 3;
+      if (b == 0xF0) low = 0x90;
+      if (b == 0xF4) high = 0x8F;
+    }
+    bool ok = n > 0 && i + static_cast<std::size_t>(n) < s.size();
+    for (int k = 1; ok && k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+      ok = c >= (k == 1 ? low : 0x80) && c <= (k == 1 ? high : 0xBF);
+    }
+    if (!ok) {
+      throw TemplateError("the template is not valid UTF-8 (at byte " + std::to_string(i) + ")", "template_yaml");
+    }
+    i += static_cast<std::size_t>(n) + 1;
+  }
+}
+
 std::string scalar_text(const YAML::Node& n) { return n && n.IsScalar() ? n.Scalar() : std::string(); }
 
 // The value of one parameter as text, checked against its declared type.
@@ -137,6 +172,7 @@ nlohmann::json parameters_to_json(const std::vector<TemplateParameter>& paramete
 }
 
 TemplateDeclaration parse_declaration(const std::string& text) {
+  require_utf8(text);
   const std::size_t open = text.find("{{!");
   if (open == std::string::npos || text.find_first_not_of(" \t\r\n") != open) {
     throw TemplateError("the template must start with a {{! kiln-template: … }} comment", "template_yaml");
@@ -150,8 +186,12 @@ TemplateDeclaration parse_declaration(const std::string& text) {
     throw TemplateError("the kiln-template declaration is not valid YAML (line " + std::to_string(e.mark.line + 1) +
                         ")", "template_yaml");
   }
+  // A comment that is YAML but not a map (a scalar, a list) has no kiln-template either;
+  // yaml-cpp would throw BadSubscript for root["kiln-template"] on a scalar.
+  if (!root.IsMap() || !root["kiln-template"] || !root["kiln-template"].IsMap()) {
+    throw TemplateError("the leading comment has no kiln-template: map", "template_yaml");
+  }
   const YAML::Node d = root["kiln-template"];
-  if (!d || !d.IsMap()) throw TemplateError("the leading comment has no kiln-template: map", "template_yaml");
   TemplateDeclaration decl;
   decl.name = scalar_text(d["name"]);
   decl.method = scalar_text(d["method"]);
@@ -163,8 +203,15 @@ TemplateDeclaration parse_declaration(const std::string& text) {
   nlohmann::json params = nlohmann::json::array();
   if (const YAML::Node ps = d["parameters"]; ps && ps.IsSequence()) {
     for (const auto& p : ps) {
+      if (!p.IsMap()) {
+        params.push_back(p.IsScalar() ? nlohmann::json(p.Scalar()) : nlohmann::json(nullptr));  // refused below
+        continue;
+      }
       nlohmann::json item = nlohmann::json::object();
       for (const auto& kv : p) {
+        if (!kv.first.IsScalar()) {
+          throw TemplateError("kiln-template parameters have a key that is not a string", "template_yaml");
+        }
         const std::string key = kv.first.Scalar();
         const std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
         if (key == "required") {
@@ -197,6 +244,7 @@ std::vector<std::string> template_variables(const std::string& text) {
 
 void check_template(const std::string& text, const std::vector<TemplateParameter>& parameters) {
   register_modifier();
+  require_utf8(text);
   static const std::regex kVariable(R"(\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(:[^}]*)?\}\})");
   static const std::regex kDirective(R"(\{\{\s*([>%=&{]))");
   if (std::smatch m; std::regex_search(text, m, kDirective)) {
@@ -279,7 +327,8 @@ Rendered render_pipeline_run(const RenderInput& in) {
   }
   if (!in.params.is_object()) throw TemplateError("params must be an object", "params");
   ctemplate::TemplateDictionary dict("run");
-  for (const auto& [key, value] : in.params.items()) {
+  for (const auto& item : in.params.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 (the fuzz build) cannot capture one
     const bool declared = std::any_of(in.parameters.begin(), in.parameters.end(),
                                       [&](const TemplateParameter& p) { return p.name == key; });
     if (!declared) {

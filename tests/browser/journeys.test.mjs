@@ -37,11 +37,12 @@ test('an admin signs in with an API token and lands on the page asked for', asyn
   await page.waitForURL(`${stack.url}/admin`);
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Dashboard');
 
-  const cookie = (await context.cookies()).find((c) => c.name === 'kiln_session');
-  assert.ok(cookie, 'a session cookie is set');
+  const cookie = (await context.cookies()).find((c) => c.name === '__Host-kiln_session');
+  assert.ok(cookie, 'a __Host- session cookie is set (the browser accepts it on this trustworthy origin)');
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, 'Strict');
-  assert.equal(cookie.secure, false, 'plain HTTP here; Secure is set behind TLS');
+  assert.equal(cookie.secure, true, 'Secure, even on plain HTTP to the loopback address');
+  assert.equal(cookie.path, '/');
   assert.ok(!(await page.evaluate(() => document.cookie)).includes('kiln_session'), 'scripts cannot read it');
   const rows = await stack.call({ cmd: 'sql', query: 'select count(*) from kiln.web_sessions where revoked_at is null' });
   assert.equal(rows.rows[0][0], 1, 'the session lives on the server');

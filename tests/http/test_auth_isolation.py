@@ -15,14 +15,16 @@ def assert_error(r, status, code, field, message=None):
 
 UNKNOWN_TOKEN_MESSAGE = "the API token is unknown, expired or revoked"
 NO_TOKEN_MESSAGE = "send an API token as Authorization: Bearer <token>"
+REVOKED_TOKEN_MESSAGE = "the API token was revoked"
+EXPIRED_TOKEN_MESSAGE = "the API token has expired"
 
 
 # helpers -------------------------------------------------------------------------------
 
 
 
-def assert_unauthorized(r, message):
-    assert_error(r, 401, "unauthorized", None, message)
+def assert_unauthorized(r, message, code="unauthorized"):
+    assert_error(r, 401, code, None, message)
     assert r.headers["WWW-Authenticate"].startswith("Bearer"), r.headers
     assert r.headers["WWW-Authenticate"] == 'Bearer realm="kiln"'
 
@@ -89,9 +91,9 @@ def test_a_revoked_token_is_a_401(stack, project):
     assert client.get("/api/v1/builds").status_code == 200
     stack.sql("update kiln.api_tokens set revoked_at = now() where token_sha256 = decode(%s, 'hex')",
               (sha256_hex(token),))
-    assert_unauthorized(client.get("/api/v1/builds"), UNKNOWN_TOKEN_MESSAGE)
+    assert_unauthorized(client.get("/api/v1/builds"), REVOKED_TOKEN_MESSAGE, "token_revoked")
     before = db_state(stack)
-    assert_unauthorized(client.post("/api/v1/builds", script_build()), UNKNOWN_TOKEN_MESSAGE)
+    assert_unauthorized(client.post("/api/v1/builds", script_build()), REVOKED_TOKEN_MESSAGE, "token_revoked")
     assert db_state(stack) == before
 
 
@@ -102,7 +104,7 @@ def test_an_expired_token_is_a_401_and_one_expiring_later_still_works(stack, pro
               " where token_sha256 = decode(%s, 'hex')", (sha256_hex(expired),))
     stack.sql("update kiln.api_tokens set expires_at = now() + interval '1 hour'"
               " where token_sha256 = decode(%s, 'hex')", (sha256_hex(later),))
-    assert_unauthorized(stack.client(expired).get("/api/v1/builds"), UNKNOWN_TOKEN_MESSAGE)
+    assert_unauthorized(stack.client(expired).get("/api/v1/builds"), EXPIRED_TOKEN_MESSAGE, "token_expired")
     assert_json(stack.client(later).get("/api/v1/builds"), 200)
 
 

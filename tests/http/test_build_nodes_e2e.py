@@ -332,6 +332,7 @@ def test_admins_register_list_drain_resume_and_deprecate_build_nodes(stack, admi
 
 
 def test_a_node_takes_only_builds_whose_arch_it_has(stack, admin, workers):
+    workers.register_node("e2e-s390x", labels={"arch": "s390x"}, concurrency=1)  # registered, never online
     s390x = submit_and_start(admin, script_build(params={"script": "echo mainframe"},
                                                  requirements={"arch": ["s390x"]}))
     either = submit_and_start(admin, script_build(params={"script": "echo portable"},
@@ -376,41 +377,47 @@ def test_the_agent_api_authenticates_nodes_fences_executions_and_stores_logs_onc
     claimed = r.json()["executions"]
     assert [c["build_id"] for c in claimed] == [build["id"]], claimed
     ex = claimed[0]
-    eid, epoch = ex["execution_id"], ex["epoch"]
+    eid, epoch, job = ex["execution_id"], ex["epoch"], ex["job_token"]
     assert ex["attempt"] == 1 and ex["method"] == "script" and "echo manual" in ex["script"]
+    assert job.startswith("kiln_job_") and len(job) == len("kiln_job_") + 43, job
     assert get_build(admin, build["id"])["status"] == "running"
+    assert stack.sql("select job_token_sha256 = sha256(%s::bytea) from kiln.build_executions where id = %s",
+                     (job, eid)) == [(True,)], "only the job token's hash is stored"
 
-    # Another node cannot see, renew, log to or finish this execution.
+    # Neither the node's own token nor another node's reaches the execution: only its job
+    # token does. Another execution's job token gets 404 (below, test_credentials.py).
     for path, body in (("renew", {"epoch": epoch}), ("logs", {"epoch": epoch, "offset": 0, "data": "x\n"}),
                        ("finish", {"epoch": epoch, "outcome": "succeeded", "exit_code": 0})):
-        r = agent_call(stack, other, f"/executions/{eid}/{path}", body)
-        assert r.status_code == 404, (path, r.text)
-        assert r.json()["error"]["code"] == "not_found"
+        for wrong in (token, other):
+            r = agent_call(stack, wrong, f"/executions/{eid}/{path}", body)
+            assert r.status_code == 401, (path, r.text)
+            assert r.json()["error"]["code"] == "unauthorized"
 
-    r = agent_call(stack, token, f"/executions/{eid}/renew", {"epoch": epoch})
+    r = agent_call(stack, job, f"/executions/{eid}/renew", {"epoch": epoch})
     assert r.status_code == 200 and r.json()["lease_expires_at"], r.text
-    r = agent_call(stack, token, f"/executions/{eid}/renew", {"epoch": epoch - 1})
+    r = agent_call(stack, job, f"/executions/{eid}/renew", {"epoch": epoch - 1})
     assert r.status_code == 409 and r.json()["error"]["code"] == "stale_lease", r.text
 
     log_path = f"/executions/{eid}/logs"
-    r = agent_call(stack, token, log_path, {"epoch": epoch, "offset": 0, "data": "line one\n"})
+    r = agent_call(stack, job, log_path, {"epoch": epoch, "offset": 0, "data": "line one\n"})
     assert r.status_code == 200 and r.json() == {"next_offset": 9}, r.text
-    r = agent_call(stack, token, log_path, {"epoch": epoch, "offset": 0, "data": "line one\n"})  # a resend
+    r = agent_call(stack, job, log_path, {"epoch": epoch, "offset": 0, "data": "line one\n"})  # a resend
     assert r.status_code == 200 and r.json() == {"next_offset": 9}, r.text
-    r = agent_call(stack, token, log_path, {"epoch": epoch, "offset": 5, "data": "one\nline two\n"})  # overlap
+    r = agent_call(stack, job, log_path, {"epoch": epoch, "offset": 5, "data": "one\nline two\n"})  # overlap
     assert r.status_code == 200 and r.json() == {"next_offset": 18}, r.text
-    r = agent_call(stack, token, log_path, {"epoch": epoch, "offset": 100, "data": "after a gap\n"})
+    r = agent_call(stack, job, log_path, {"epoch": epoch, "offset": 100, "data": "after a gap\n"})
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "log_gap"
 
-    r = agent_call(stack, token, f"/executions/{eid}/finish",
+    r = agent_call(stack, job, f"/executions/{eid}/finish",
                    {"epoch": epoch, "outcome": "succeeded", "exit_code": 0, "cpu_seconds": 0.5,
                     "peak_memory_bytes": 1048576, "duration_seconds": 1.0})
     assert r.status_code == 200 and r.json() == {"build_status": "succeeded"}, r.text
-    r = agent_call(stack, token, f"/executions/{eid}/finish", {"epoch": epoch, "outcome": "failed", "exit_code": 1})
-    assert r.status_code == 409 and r.json()["error"]["code"] == "stale_lease", r.text
-    r = agent_call(stack, token, log_path, {"epoch": epoch, "offset": 18, "data": "too late\n"})
-    assert r.status_code == 409 and r.json()["error"]["code"] == "stale_lease", r.text
+    # The execution has ended: its job token is dead and changes nothing.
+    r = agent_call(stack, job, f"/executions/{eid}/finish", {"epoch": epoch, "outcome": "failed", "exit_code": 1})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "job_token_expired", r.text
+    r = agent_call(stack, job, log_path, {"epoch": epoch, "offset": 18, "data": "too late\n"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "job_token_expired", r.text
 
     log = build_log(admin, build["id"])
     header, _, rest = log.partition("\n")

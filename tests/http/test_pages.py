@@ -9,7 +9,7 @@ import requests
 
 from conftest import script_build
 
-SESSION = "kiln_session"
+SESSION = "__Host-kiln_session"
 
 
 def csrf_of(html):
@@ -32,6 +32,11 @@ def sign_in(stack, token, next_path="", headers=None):
     r = s.post(stack.url + "/admin/login", timeout=30, allow_redirects=False, headers=headers,
                cookies={"kiln_login_csrf": csrf},
                data={"csrf_token": csrf, "token": token, "next": next_path})
+    # The session cookie is Secure (__Host-); browsers send it to http://127.0.0.1 as a
+    # trustworthy origin, requests does not: let the test's jar send it over plain HTTP.
+    for cookie in s.cookies:
+        if cookie.name == SESSION:
+            cookie.secure = False
     return s, r
 
 
@@ -69,7 +74,7 @@ def test_sign_in_sets_an_httponly_samesite_strict_cookie_and_stores_only_its_has
     cookies = set_cookie_headers(r)
     session = next(c for c in cookies if c.startswith(SESSION + "="))
     assert "; HttpOnly" in session and "; SameSite=Strict" in session and "; Path=/" in session
-    assert "Secure" not in session  # plain HTTP
+    assert "; Secure" in session and "Domain" not in session  # __Host-: Secure, Path=/, no Domain, even on HTTP
     value = session.split(";")[0].split("=", 1)[1]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value)
     rows = stack.sql("select encode(session_sha256, 'hex'), csrf_token, expires_at > now() + interval '11 hours' "

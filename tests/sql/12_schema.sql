@@ -6,13 +6,13 @@ select plan(32);
 
 select has_schema('kiln');
 select has_schema('kiln_api');
-select tables_are('kiln', array['alert_states', 'api_tokens', 'audit_log', 'build_configs',
+select tables_are('kiln', array['alert_states', 'api_tokens', 'audit_chain_heads', 'audit_log', 'build_configs',
   'build_events', 'build_executions', 'build_log_chunks', 'build_methods', 'build_nodes',
   'build_schedule_runs', 'build_schedules', 'build_transitions', 'builds',
   'infrastructure_capabilities', 'infrastructure_recommendations', 'infrastructure_usage',
-  'infrastructure_usage_default', 'node_pools', 'permissions', 'pipeline_templates', 'projects',
-  'providers', 'role_permissions', 'roles', 'schema_migrations', 'settings', 'size_defaults',
-  'size_ladder', 'tenants', 'usage_rollup_daily', 'usage_rollup_hourly', 'user_roles', 'users',
+  'infrastructure_usage_default', 'node_pools', 'permissions', 'pipeline_templates', 'project_scheduling',
+  'projects', 'providers', 'role_permissions', 'roles', 'schema_migrations', 'settings', 'size_defaults',
+  'size_ladder', 'tenant_fair_state', 'tenant_scheduling', 'tenants', 'usage_rollup_daily', 'usage_rollup_hourly', 'user_roles', 'users',
   'web_sessions', 'webhook_deliveries', 'webhook_delivery_attempts', 'webhooks'],
   'kiln holds exactly the expected tables');
 select enum_has_labels('kiln', 'build_status', array['pending', 'queued', 'dispatching', 'running',
@@ -63,11 +63,12 @@ select set_eq($$select p.proname::text from pg_proc p
         'k8s_build_states', 'k8s_finish', 'k8s_mark_done', 'k8s_namespace_for', 'k8s_open_runs',
         'k8s_pending_checks', 'k8s_prepare', 'k8s_provider_credentials', 'k8s_record_check',
         'k8s_record_logs', 'k8s_resolve_target', 'k8s_set_health', 'k8s_start_execution',
-        'link_recommendation', 'lock_execution', 'maintain_usage_partitions', 'node_execution',
+        'job_execution', 'link_recommendation', 'lock_execution', 'maintain_usage_partitions',
         'offer_execution', 'partition_upper_bound', 'plan_execution', 'purge_webhook_deliveries',
+        'age_queued_builds', 'pick_capped', 'pick_claimable', 'queued_tenants', 'replan_unhealthy_offers',
         'reap_expired_leases', 'rebuild_usage_rollup', 'record_execution_usage',
         'record_webhook_delivery', 'renew_lease', 'seed_pipeline_template',
-        'settle_recommendations', 'start_execution', 'utf8_prefix'],
+        'settle_recommendations', 'start_execution', 'utf8_prefix', 'web_session_json'],
   'kiln_web may call no queue, dispatcher, agent-internal, housekeeping or bootstrap function');
 select set_eq($$select p.oid::regprocedure::text from pg_proc p
                  where p.pronamespace = 'kiln_api'::regnamespace and p.prosecdef$$,
@@ -77,11 +78,17 @@ select set_eq($$select p.oid::regprocedure::text from pg_proc p
         'kiln_api.agent_renew(bytea,uuid,bigint,timestamp with time zone)',
         'kiln_api.agent_append_log(bytea,uuid,bigint,bigint,text)',
         'kiln_api.agent_finish(bytea,uuid,bigint,jsonb,timestamp with time zone)',
+        'kiln_api.agent_issue_job_token(bytea,uuid,bytea,timestamp with time zone)',
+        'kiln_api.token_refusal(bytea,timestamp with time zone)',
+        'kiln_api.list_web_sessions(timestamp with time zone)',
+        'kiln_api.revoke_web_session(uuid,timestamp with time zone)',
         'kiln_api.session_start(bytea,bytea,text,text,timestamp with time zone)',
         'kiln_api.session_authenticate(bytea,timestamp with time zone)',
         'kiln_api.session_end(bytea,timestamp with time zone)',
-        'kiln_api.maintain_usage_partitions(timestamp with time zone)', 'kiln_api.metrics_snapshot()'],
-  'only token and page-session lookups, metrics, settings, partition upkeep and the node-token agent calls are security definer');
+        'kiln_api.maintain_usage_partitions(timestamp with time zone)', 'kiln_api.metrics_snapshot()',
+        'kiln_api.capable_infrastructure(jsonb,kiln.infrastructure_type,timestamp with time zone)',
+        'kiln_api.queue_position_overall(integer,timestamp with time zone,uuid)'],
+  'only token and page-session lookups, metrics, settings, partition upkeep, the node-token agent calls and the queue-state counts are security definer');
 select results_eq(
   $$select p.proname::text collate "default", pg_get_userbyid(p.proowner)::text collate "default",
            p.proconfig collate "default"
@@ -139,8 +146,8 @@ select results_eq(
   'each method''s required params and preferred infrastructure');
 select results_eq(
   $$select role_name, count(*)::int from kiln.role_permissions group by 1 order by 1$$,
-  $$values ('admin', 10), ('developer', 6), ('viewer', 2)$$,
-  'admin holds all 10 permissions, developer 6, viewer 2');
+  $$values ('admin', 10), ('developer', 6), ('operator', 1), ('viewer', 2)$$,
+  'admin holds the 10 tenant permissions, developer 6, viewer 2; operator only scheduling:tenant');
 select ok((select bool_and(r.role_name = 'admin') from kiln.role_permissions r
             where r.permission in ('infrastructure:manage', 'infrastructure:configure', 'admin')),
   'only admin may manage or configure infrastructure');

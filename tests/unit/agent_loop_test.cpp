@@ -163,6 +163,7 @@ json execution(const std::string& id, const std::string& script, int lease_secon
   return json{
       {"execution_id", id},
       {"build_id", "build-" + id},
+      {"job_token", "kiln_job_" + id},
       {"epoch", 7},
       {"attempt", 1},
       {"lease_seconds", lease_seconds},
@@ -258,6 +259,9 @@ TEST_F(AgentLoopTest, RunsAClaimedScriptShipsItsOutputAndReportsTheOutcome) {
   EXPECT_EQ(shipped_log(api), "hello\nid=e1\n");
   const auto finish = api.requests("/api/v1/agent/executions/e1/finish");
   ASSERT_EQ(finish.size(), 1u);
+  // Everything about the execution carries its job token, never the node token.
+  EXPECT_EQ(finish[0].authorization, "Bearer kiln_job_e1");
+  for (const auto& r : api.requests("/e1/")) EXPECT_EQ(r.authorization, "Bearer kiln_job_e1") << r.path;
   EXPECT_EQ(finish[0].body["epoch"], 7);
   EXPECT_EQ(finish[0].body["outcome"], "failed");
   EXPECT_EQ(finish[0].body["exit_code"], 3);

@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 json claimed(json size = {{"cpu", 1}, {"memory_gb", 1}, {"disk_gb", 10}, {"time_budget_min", 10}}) {
-  return json{{"execution_id", "e-1"}, {"build_id", "b-1"},   {"epoch", 7},
+  return json{{"execution_id", "e-1"}, {"build_id", "b-1"},   {"epoch", 7}, {"job_token", "kiln_job_abc"},
               {"attempt", 2},          {"lease_seconds", 30}, {"lease_expires_at", "2030-01-01T00:00:00Z"},
               {"project", "web"},      {"method", "script"},  {"script", "#!/bin/sh\necho hi\n"},
               {"size", size}};
@@ -39,6 +39,7 @@ TEST(AgentProtocol, ClaimedExecutionIsReadWithItsSizeInBytesAndMilliseconds) {
   const ClaimedExecution c = parse_claimed_execution(claimed());
   EXPECT_EQ(c.execution_id, "e-1");
   EXPECT_EQ(c.build_id, "b-1");
+  EXPECT_EQ(c.job_token, "kiln_job_abc");
   EXPECT_EQ(c.epoch, 7);
   EXPECT_EQ(c.attempt, 2);
   EXPECT_EQ(c.lease_seconds, 30);
@@ -58,6 +59,11 @@ TEST(AgentProtocol, ClaimedExecutionWithoutWhatTheAgentNeedsIsRejectedNamingTheF
   json no_script = claimed();
   no_script.erase("script");
   EXPECT_THROW(parse_claimed_execution(no_script), std::invalid_argument);
+  json no_job_token = claimed();
+  no_job_token.erase("job_token");
+  EXPECT_THROW(parse_claimed_execution(no_job_token), std::invalid_argument);
+  no_job_token["job_token"] = "";
+  EXPECT_THROW(parse_claimed_execution(no_job_token), std::invalid_argument);
   json text_epoch = claimed();
   text_epoch["epoch"] = "7";
   EXPECT_THROW(parse_claimed_execution(text_epoch), std::invalid_argument);
@@ -92,7 +98,17 @@ TEST(AgentApiClient, ConflictsForCancelledAndStaleLeasesAreTheirOwnResults) {
 
 TEST(AgentApiClient, GatewayErrorsAreTransientAndClientErrorsAreNot) {
   for (long status : {502L, 503L, 504L, 429L}) EXPECT_EQ(classify_http(status, "<html>").status, ApiStatus::kTransient);
-  for (long status : {400L, 401L, 404L, 500L}) EXPECT_EQ(classify_http(status, "{}").status, ApiStatus::kFailed);
+  for (long status : {400L, 404L, 500L}) EXPECT_EQ(classify_http(status, "{}").status, ApiStatus::kFailed);
+}
+
+TEST(AgentApiClient, ADeadJobTokenEndsTheExecutionAndOther401sAreUnauthorized) {
+  EXPECT_EQ(classify_http(401, R"({"error":{"code":"job_token_expired","message":"ended"}})").status,
+            ApiStatus::kEnded);
+  EXPECT_EQ(classify_http(401, R"({"error":{"code":"node_token_expired","message":"m"}})").status,
+            ApiStatus::kUnauthorized);
+  EXPECT_EQ(classify_http(401, R"({"error":{"code":"unauthorized","message":"m"}})").status,
+            ApiStatus::kUnauthorized);
+  EXPECT_EQ(classify_http(401, "{}").status, ApiStatus::kUnauthorized);
 }
 
 TEST(AgentApiClient, SuccessNeedsAJsonObject) {

@@ -31,6 +31,15 @@ TEST(SetCookie, CarriesEveryFlagTheSessionNeeds) {
             "c=v; Path=/admin/login; Max-Age=3600; HttpOnly; SameSite=Strict");
 }
 
+TEST(SetCookie, AHostPrefixedCookieIsSecureWithPathSlashAndNoDomain) {
+  EXPECT_EQ(set_cookie("__Host-kiln_session", "abc", host_cookie()),
+            "__Host-kiln_session=abc; Path=/; HttpOnly; Secure; SameSite=Strict");
+  EXPECT_EQ(clear_cookie("__Host-kiln_session", host_cookie()),
+            "__Host-kiln_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+  EXPECT_THROW(set_cookie("__Host-kiln_session", "abc", {}), std::invalid_argument);  // not Secure
+  EXPECT_THROW(set_cookie("__Host-kiln_session", "abc", {.path = "/admin", .secure = true}), std::invalid_argument);
+}
+
 TEST(SetCookie, ClearingSetsAnEmptyValueThatExpiresNow) {
   EXPECT_EQ(clear_cookie("kiln_session", {}), "kiln_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
 }
