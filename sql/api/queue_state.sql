@@ -109,6 +109,19 @@ create function kiln_api.queue_position_overall(p_effective_priority integer, p_
 $$;
 alter function kiln_api.queue_position_overall(integer, timestamptz, uuid) owner to kiln_system;
 
+-- cap_reason: {code: <scope>_cap_reached, …} when one more build like p_build would break
+-- the caps of a tenant or project (null caps: none), else null.
+create function kiln_api.cap_reason(p_scope text, p_usage jsonb, p_build kiln.builds, p_max_running integer,
+                                    p_max_cpu numeric, p_max_memory_gb numeric)
+  returns jsonb language sql stable as $$
+  select jsonb_build_object('code', p_scope || '_cap_reached',
+           'message', format('the %s has as many builds in flight as its caps allow', p_scope),
+           'detail', jsonb_build_object('in_flight', p_usage, 'max_running', p_max_running,
+                                        'max_cpu', p_max_cpu, 'max_memory_gb', p_max_memory_gb))
+   where (p_max_running is not null or p_max_cpu is not null or p_max_memory_gb is not null)
+     and kiln_api.exceeds_cap(p_usage, kiln_api.build_reservation(p_build), p_max_running, p_max_cpu, p_max_memory_gb)
+$$;
+
 -- wait_reason: the first thing that holds a queued build, as {code, message, detail}.
 --   scheduled_for_later       not_before is in the future
 --   waiting_for_admin         its tenant's or project's max_running is 0 (held by an admin)
@@ -122,7 +135,7 @@ create function kiln_api.wait_reason(p_build kiln.builds, p_cfg kiln.build_confi
 declare
   v_tenant kiln.tenant_scheduling;
   v_project kiln.project_scheduling;
-  v_usage jsonb;
+  v_reason jsonb;
   v_capable jsonb;
   v_nodes jsonb;
 begin
@@ -139,25 +152,14 @@ begin
                         case when v_tenant.max_running = 0 then 'tenant' else 'project' end),
       'detail', jsonb_build_object('scope', case when v_tenant.max_running = 0 then 'tenant' else 'project' end));
   end if;
-  if v_tenant.tenant_id is not null then
-    v_usage := kiln_api.in_flight(p_build.tenant_id);
-    if kiln_api.exceeds_cap(v_usage, kiln_api.build_reservation(p_build), v_tenant.max_running, v_tenant.max_cpu,
-                            v_tenant.max_memory_gb) then
-      return jsonb_build_object('code', 'tenant_cap_reached',
-        'message', 'the tenant has as many builds in flight as its caps allow',
-        'detail', jsonb_build_object('in_flight', v_usage, 'max_running', v_tenant.max_running,
-                                     'max_cpu', v_tenant.max_cpu, 'max_memory_gb', v_tenant.max_memory_gb));
-    end if;
+  v_reason := kiln_api.cap_reason('tenant', kiln_api.in_flight(p_build.tenant_id), p_build,
+                                  v_tenant.max_running, v_tenant.max_cpu, v_tenant.max_memory_gb);
+  if v_reason is null and v_project.project_id is not null then
+    v_reason := kiln_api.cap_reason('project', kiln_api.in_flight(p_build.tenant_id, p_build.project_id), p_build,
+                                    v_project.max_running, v_project.max_cpu, v_project.max_memory_gb);
   end if;
-  if v_project.project_id is not null then
-    v_usage := kiln_api.in_flight(p_build.tenant_id, p_build.project_id);
-    if kiln_api.exceeds_cap(v_usage, kiln_api.build_reservation(p_build), v_project.max_running, v_project.max_cpu,
-                            v_project.max_memory_gb) then
-      return jsonb_build_object('code', 'project_cap_reached',
-        'message', 'the project has as many builds in flight as its caps allow',
-        'detail', jsonb_build_object('in_flight', v_usage, 'max_running', v_project.max_running,
-                                     'max_cpu', v_project.max_cpu, 'max_memory_gb', v_project.max_memory_gb));
-    end if;
+  if v_reason is not null then
+    return v_reason;
   end if;
   v_capable := kiln_api.capable_infrastructure(p_cfg.requirements, p_cfg.infrastructure_type, p_now);
   v_nodes := v_capable -> 'build_nodes';
@@ -225,6 +227,7 @@ grant execute on function
   kiln_api.capable_infrastructure(jsonb, kiln.infrastructure_type, timestamptz),
   kiln_api.unrunnable_requirement(jsonb, kiln.infrastructure_type),
   kiln_api.queue_position_overall(integer, timestamptz, uuid),
+  kiln_api.cap_reason(text, jsonb, kiln.builds, integer, numeric, numeric),
   kiln_api.wait_reason(kiln.builds, kiln.build_configs, timestamptz),
   kiln_api.queue_state(uuid, timestamptz)
   to kiln_web;

@@ -12,7 +12,7 @@
 -- records the error on the run and the schedule; the tick is not retried.
 -- Each build is submitted as the schedule's tenant and creator (actor user:<creator>).
 -- Caller: kiln-dispatch (housekeeping), DBAs. Locks: the due build_schedules rows, then
--- what submit_build and start_build lock.
+-- what submit_build and queue_build lock.
 create function kiln_api.enqueue_due_schedules(p_worker text, p_now timestamptz default null,
                                                p_limit integer default 100)
   returns table (schedule_id uuid, tick_at timestamptz, kind text, build_id uuid, error text)
@@ -101,7 +101,7 @@ begin
     perform set_config('kiln.tenant_id', p_schedule.tenant_id::text, true);
     perform set_config('kiln.user_id', coalesce(p_schedule.created_by::text, ''), true);
     build_id := (kiln_api.submit_build(p_schedule.template) ->> 'id')::uuid;
-    perform kiln_api.start_build(build_id, p_now);
+    perform kiln_api.queue_build(build_id, p_now);
   exception when others then
     build_id := null;
     error := sqlerrm;

@@ -85,24 +85,21 @@ std::string page_usage(pqxx::work& tx, const std::string& period, const std::opt
 }
 
 std::optional<Error> in_savepoint(pqxx::work& tx, const std::function<void()>& body) {
+  // Plain SAVEPOINT statements: the body runs its statements on tx itself, so a
+  // pqxx::subtransaction would never begin (it starts with its own first statement) and
+  // its abort would roll nothing back.
+  tx.exec0("savepoint page_form");
+  std::optional<Error> error;
   try {
-    pqxx::subtransaction savepoint(tx, "page_form");
-    try {
-      body();
-    } catch (const pqxx::sql_error& e) {
-      if (is_connection_state(e.sqlstate())) throw;
-      savepoint.abort();
-      return from_sql(e);
-    } catch (const Error& e) {
-      savepoint.abort();
-      return e;
-    }
-    savepoint.commit();
+    body();
   } catch (const pqxx::sql_error& e) {
     if (is_connection_state(e.sqlstate())) throw;
-    return from_sql(e);
+    error = from_sql(e);
+  } catch (const Error& e) {
+    error = e;
   }
-  return std::nullopt;
+  tx.exec0(error ? "rollback to savepoint page_form" : "release savepoint page_form");
+  return error;
 }
 
 }  // namespace kiln::db

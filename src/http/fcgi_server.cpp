@@ -4,6 +4,7 @@
 #include <fcgiapp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <strings.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -97,8 +98,13 @@ void write_response(FCGX_Request& r, const Request& request, const Response& res
                      std::string(reason_phrase(response.status)) + "\r\n";
   head += "Content-Type: " + response.content_type + "\r\n";
   head += "X-Request-Id: " + request.request_id + "\r\n";
-  head += "Cache-Control: no-store\r\n";
-  for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+  // no-store unless the handler chose a cache policy itself (the public API description)
+  bool cache_policy = false;
+  for (const auto& [name, value] : response.headers) {
+    head += name + ": " + value + "\r\n";
+    cache_policy = cache_policy || strcasecmp(name.c_str(), "Cache-Control") == 0;
+  }
+  if (!cache_policy) head += "Cache-Control: no-store\r\n";
   head += "\r\n";
   FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
   if (request.method == "HEAD") return;

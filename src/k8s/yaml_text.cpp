@@ -1,8 +1,10 @@
 #include "k8s/yaml_text.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <regex>
+#include <sstream>
 #include <set>
 
 namespace kiln::k8s {
@@ -149,16 +151,62 @@ std::string yaml_quote(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Counts the documents of a YAML stream without building them, and stops at the second:
+// yaml-cpp 0.7's LoadAll never returns on some malformed streams (a document starting
+// with ","), while one bounded pass over the events does.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override { content_ = false; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { content_ = true; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {
+    content_ = true;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    content_ = true;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    content_ = true;
+  }
+  void OnMapEnd() override {}
+  bool content() const { return content_; }
+
+ private:
+  bool content_ = false;
+};
+
+// The documents with content in text, counting no further than two.
+int count_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  int documents = 0;
+  for (int seen = 0; documents < 2 && seen < 64 && parser.HandleNextDocument(counter); ++seen) {
+    if (counter.content()) ++documents;
+  }
+  return documents;
+}
+
+}  // namespace
+
 nlohmann::json yaml_to_json(const std::string& text) {
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(text);
+    const int documents = count_documents(text);
+    if (documents != 1) {
+      throw YamlError(documents == 0 ? "expected exactly one YAML document, found 0"
+                                     : "expected exactly one YAML document, found more than one");
+    }
+    doc = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw YamlError("not valid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
                     std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
-  if (docs.size() != 1) throw YamlError("expected exactly one YAML document, found " + std::to_string(docs.size()));
-  return convert(docs.front());
+  return convert(doc);
 }
 
 }  // namespace kiln::k8s

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import Stack, remove_fresh_dir, fresh_dir  # noqa: E402,F401
+from stack import Stack, log_tails, remove_fresh_dir, fresh_dir  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,16 @@ def project(admin):
     r = admin.post("/api/v1/projects", {"name": "web", "language": "go"})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+@pytest.fixture
+def dump_worker_logs_on_failure(request, stack):
+    """For modules that run workers (pytestmark): the workers' and the API's log tails
+    after a failed test."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        print(log_tails(stack, ["agent", "dispatch", "kiln-api", "nginx-error"]))
 
 
 def script_build(**overrides):

@@ -14,7 +14,7 @@ from conftest import script_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from stack import (FINAL_STATUSES, Workers, build_events, build_log, get_build,  # noqa: E402
-                   live_group_members, log_tails, pid_gone, sse_events, submit_and_start,
+                   live_group_members, pid_gone, sse_events, submit_and_start,
                    wait_for, wait_status)
 
 NODE = "e2e-amd64"
@@ -35,12 +35,7 @@ def workers(stack, project):
     w.stop_all()
 
 
-@pytest.fixture(autouse=True)
-def dump_logs_on_failure(request, stack):
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        print(log_tails(stack, ["agent", "dispatch", "kiln-api", "nginx-error"]))
+pytestmark = pytest.mark.usefixtures("dump_worker_logs_on_failure")
 
 
 def node_json(admin, name):

@@ -16,7 +16,7 @@ import pytest
 from conftest import script_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import Workers, get_build, log_tails, submit_and_start, wait_for  # noqa: E402
+from stack import Workers, get_build, submit_and_start, wait_for  # noqa: E402
 
 NODE = "cli-amd64"
 
@@ -45,12 +45,7 @@ def workers(stack, project):
     w.stop_all()
 
 
-@pytest.fixture(autouse=True)
-def dump_logs_on_failure(request, stack):
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        print(log_tails(stack, ["agent", "dispatch", "kiln-api", "nginx-error"]))
+pytestmark = pytest.mark.usefixtures("dump_worker_logs_on_failure")
 
 
 @pytest.fixture(scope="module")

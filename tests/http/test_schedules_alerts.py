@@ -20,7 +20,7 @@ import requests
 from conftest import script_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import FINAL_STATUSES, ROOT, Workers, free_port, log_tails, submit_and_start, wait_for, wait_status  # noqa: E402
+from stack import FINAL_STATUSES, ROOT, Workers, free_port, submit_and_start, wait_for, wait_status  # noqa: E402
 
 TEMPLATE = {"project": "web", "method": "script", "params": {"script": "echo scheduled"},
             "spec": {"cpu": 1, "memory_gb": 1, "time_budget_min": 5}}
@@ -86,12 +86,7 @@ def workers(stack, project):
     w.stop_all()
 
 
-@pytest.fixture(autouse=True)
-def dump_logs_on_failure(request, stack):
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        print(log_tails(stack, ["agent", "dispatch", "kiln-api", "nginx-error"]))
+pytestmark = pytest.mark.usefixtures("dump_worker_logs_on_failure")
 
 
 def metrics_text(w):

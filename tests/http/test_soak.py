@@ -14,7 +14,7 @@ import requests
 from conftest import script_build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from stack import FINAL_STATUSES, ActiveSampler, Workers, log_tails  # noqa: E402
+from stack import FINAL_STATUSES, ActiveSampler, Workers  # noqa: E402
 
 BUILDS = 2000
 SUBMIT_THREADS = 8
@@ -35,12 +35,7 @@ def workers(stack, project):
     w.stop_all()
 
 
-@pytest.fixture(autouse=True)
-def dump_logs_on_failure(request, stack):
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        print(log_tails(stack, ["agent", "dispatch", "kiln-api", "nginx-error"]))
+pytestmark = pytest.mark.usefixtures("dump_worker_logs_on_failure")
 
 
 def percentile(values, p):

@@ -14,11 +14,7 @@ create table test.queued_20 as
                                    + n * interval '1 minute') as build_id
     from generate_series(1, 20) n;
 
-select format('dbname=%s user=%s host=%s port=%s', current_database(), current_user,
-              coalesce(nullif(btrim(split_part(
-                (select setting from pg_settings where name = 'unix_socket_directories'), ',', 1)), ''),
-                '127.0.0.1'),
-              (select setting from pg_settings where name = 'port')) as connstr \gset
+select test.self_connstr() as connstr \gset
 select is(dblink_connect('s2', :'connstr'), 'OK', 'a second session is open');
 select dblink_exec('s2', 'set statement_timeout = ''10s''');
 select isnt((select pid from dblink('s2', 'select pg_backend_pid()') as t (pid int)), pg_backend_pid(),

@@ -11,11 +11,7 @@ select test.make_project(:'acme', 'web') as web \gset
 select id as exec1, build_id as build1, epoch as epoch1
   from test.make_claimed_build(:'acme', 'web', 'w1', 60) \gset
 
-select format('dbname=%s user=%s host=%s port=%s', current_database(), current_user,
-              coalesce(nullif(btrim(split_part(
-                (select setting from pg_settings where name = 'unix_socket_directories'), ',', 1)), ''),
-                '127.0.0.1'),
-              (select setting from pg_settings where name = 'port')) as connstr \gset
+select test.self_connstr() as connstr \gset
 select is(dblink_connect('s2', :'connstr'), 'OK', 'a second session is open');
 select dblink_exec('s2', 'set statement_timeout = ''10s''');
 

@@ -22,11 +22,7 @@ create table test.schedules as
   select test.make_schedule(:'acme', :'ann', 'every-minute-' || n, '2030-01-01 00:00:30Z') as id
     from generate_series(1, 20) n;
 
-select format('dbname=%s user=%s host=%s port=%s', current_database(), current_user,
-              coalesce(nullif(btrim(split_part(
-                (select setting from pg_settings where name = 'unix_socket_directories'), ',', 1)), ''),
-                '127.0.0.1'),
-              (select setting from pg_settings where name = 'port')) as connstr \gset
+select test.self_connstr() as connstr \gset
 select is(dblink_connect('s2', :'connstr'), 'OK', 'a second session is open');
 select dblink_exec('s2', 'set statement_timeout = ''20s''');
 

@@ -8,11 +8,7 @@ select plan(9);
 
 select test.make_tenant('acme') as acme \gset
 select test.make_tenant('globex') as globex \gset
-select format('dbname=%s user=%s host=%s port=%s', current_database(), current_user,
-              coalesce(nullif(btrim(split_part(
-                (select setting from pg_settings where name = 'unix_socket_directories'), ',', 1)), ''),
-                '127.0.0.1'),
-              (select setting from pg_settings where name = 'port')) as connstr \gset
+select test.self_connstr() as connstr \gset
 select is(dblink_connect('s2', :'connstr'), 'OK', 'a second session is open');
 select dblink_exec('s2', 'set statement_timeout = ''20s''');
 

@@ -23,11 +23,7 @@ select test.make_queued_build(:'projcap', case when i % 2 = 0 then 'web' else 'd
                               '{"spec":{"cpu":1,"memory_gb":1}}') from generate_series(1, 650) i;
 select test.make_queued_build(:'free', 'web') from generate_series(1, 1500);
 
-select format('dbname=%s user=%s host=%s port=%s', current_database(), current_user,
-              coalesce(nullif(btrim(split_part(
-                (select setting from pg_settings where name = 'unix_socket_directories'), ',', 1)), ''),
-                '127.0.0.1'),
-              (select setting from pg_settings where name = 'port')) as connstr \gset
+select test.self_connstr() as connstr \gset
 select dblink_connect('c' || i, :'connstr') from generate_series(1, 4) i;
 
 create table test.cap_rounds (round int, capped int, projcap_web int, projcap_cpu numeric, free int, claimed int);

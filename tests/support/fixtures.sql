@@ -10,6 +10,16 @@
 create schema test;
 grant usage on schema test to public;
 
+-- A connection string to this database as this user: the second sessions (dblink) of the
+-- concurrency tests.
+create function test.self_connstr() returns text language sql stable as $$
+  select format('dbname=%s user=%s host=%s port=%s', current_database(), current_user,
+                coalesce(nullif(btrim(split_part(
+                  (select setting from pg_settings where name = 'unix_socket_directories'), ',', 1)), ''),
+                  '127.0.0.1'),
+                (select setting from pg_settings where name = 'port'))
+$$;
+
 -- SHA-256 of a token's text, as kiln.api_tokens stores it.
 create function test.sha(p_secret text) returns bytea
   language sql immutable as $$ select sha256(convert_to(p_secret, 'UTF8')) $$;

@@ -7,6 +7,7 @@
 #include "k8s/base64.hpp"
 #include "k8s/kubeconfig.hpp"
 #include "k8s/pipeline_template.hpp"
+#include "k8s/yaml_text.hpp"
 
 namespace kiln::k8s {
 namespace {
@@ -85,6 +86,17 @@ TEST(FuzzRegressions, TemplateTextThatIsNotUtf8IsATemplateError) {
   }
   EXPECT_THROW(check_template("kind: \"\xc3\x28\"\n", {}), TemplateError);
   EXPECT_NO_THROW(check_template("kind: \"caf\xc3\xa9 \xf0\x9f\x9a\x80\"\n", {}));
+}
+
+// fuzz_template_text, timeout-3f060328…: rendered text starting with "," made yaml-cpp's
+// LoadAll loop for ever (and grow); yaml_to_json counts documents with a bounded pass.
+TEST(FuzzRegressions, YamlThatStartsWithACommaIsRefusedAndDoesNotHang) {
+  for (const std::string text : {std::string(", a\n"), std::string(", requirion: tekton.dev/v1\nkind:ml}}\n")}) {
+    EXPECT_THROW(yaml_to_json(text), YamlError) << text;
+  }
+  EXPECT_THROW(yaml_to_json("a: 1\n---\nb: 2\n"), YamlError);
+  EXPECT_EQ(yaml_to_json("a: 1\n---\n"), nlohmann::json({{"a", 1}}));
+  EXPECT_EQ(yaml_to_json("# only a comment\nkind: PipelineRun\n"), nlohmann::json({{"kind", "PipelineRun"}}));
 }
 
 }  // namespace
