@@ -19,6 +19,8 @@ create function kiln_api.claim_builds(p_worker text, p_batch integer, p_lease_se
   language plpgsql as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
+  v_ids uuid[];
+  v_reserved jsonb[];
 begin
   if p_worker is null or btrim(p_worker) = '' then
     perform kiln_api.raise_error(400, 'missing_field', 'worker is required', 'worker');
@@ -34,13 +36,20 @@ begin
     perform kiln_api.raise_error(500, 'isolation_level',
       'claim_builds must run at READ COMMITTED: its caps are exact only then', 'transaction_isolation');
   end if;
+  -- The picks as arrays first: a join with the function's rows would be planned for its
+  -- default estimate of 1000 rows (a scan of builds); ids in an array use the primary key.
+  select coalesce(array_agg(p.build_id), '{}'), coalesce(array_agg(p.reserved), '{}')
+    into v_ids, v_reserved from kiln_api.pick_claimable(p_batch, v_now) p;
+  if cardinality(v_ids) = 0 then
+    return;
+  end if;
   return query
   with picked as (
-    select p.build_id, p.reserved from kiln_api.pick_claimable(p_batch, v_now) p
+    select u.build_id, u.reserved from unnest(v_ids, v_reserved) u (build_id, reserved)
   ), claimed as (
     update kiln.builds b
        set status = 'dispatching', lease_epoch = b.lease_epoch + 1, updated_at = v_now
-      from picked where b.id = picked.build_id and b.status = 'queued'
+      from picked where b.id = picked.build_id and b.id = any (v_ids) and b.status = 'queued'
     returning b.id, b.tenant_id, b.project_id, b.attempt, b.lease_epoch, b.oom_retries, picked.reserved
   ), exec as (
     insert into kiln.build_executions (build_id, tenant_id, attempt, epoch, status,

@@ -79,7 +79,7 @@ create function kiln_api.pick_claimable(p_batch integer, p_now timestamptz)
   returns table (build_id uuid, reserved jsonb) language plpgsql as $$
 declare
   v_tenants uuid[] := kiln_api.queued_tenants();
-  v_capped uuid[];
+  v_capped uuid[] := '{}';
   v_served uuid[];
   v_floor numeric;
   v_taken integer;
@@ -118,11 +118,13 @@ begin
          for update skip locked;
     return;
   end if;
-  select coalesce(array_agg(t), '{}') into v_capped from unnest(v_tenants) t
-   where exists (select from kiln.tenant_scheduling s where s.tenant_id = t
-                    and (s.max_cpu is not null or s.max_memory_gb is not null))
-      or exists (select from kiln.project_scheduling s where s.tenant_id = t
-                    and (s.max_running is not null or s.max_cpu is not null or s.max_memory_gb is not null));
+  if v_locked + v_taken > 0 then
+    select coalesce(array_agg(t), '{}') into v_capped from unnest(v_tenants) t
+     where exists (select from kiln.tenant_scheduling s where s.tenant_id = t
+                      and (s.max_cpu is not null or s.max_memory_gb is not null))
+        or exists (select from kiln.project_scheduling s where s.tenant_id = t
+                      and (s.max_running is not null or s.max_cpu is not null or s.max_memory_gb is not null));
+  end if;
 
   -- The tenants this claim serves: the least served waiting tenants no other claim is
   -- serving now, no more of them than builds it may take.
@@ -150,13 +152,13 @@ begin
     v_done_before := cardinality(v_done);
     for v_quota in
       with info as (
+        -- a tenant with fewer builds than its slots is done after its turn and the next
+        -- round hands the rest on, so its queue is not counted here
         select t.tenant_id, coalesce(s.share, 1) as share, greatest(f.vtime, v_floor) as vtime,
-               s.max_running - (select count(*) from kiln.build_executions e
-                                 where e.tenant_id = t.tenant_id and e.status in ('dispatching', 'running')) as room,
-               (select count(*) from (select from kiln.builds b
-                 where b.tenant_id = t.tenant_id and b.status = 'queued'
-                   and (b.not_before is null or b.not_before <= p_now) and b.id <> all (v_picked)
-                 limit v_left) q) as queued
+               case when s.max_running is not null then
+                 s.max_running - (select count(*) from kiln.build_executions e
+                                   where e.tenant_id = t.tenant_id and e.status in ('dispatching', 'running'))
+               end as room
           from unnest(v_served) t (tenant_id)
           join kiln.tenant_fair_state f on f.tenant_id = t.tenant_id
           left join kiln.tenant_scheduling s on s.tenant_id = t.tenant_id
@@ -165,8 +167,8 @@ begin
         select i.tenant_id, i.share, i.vtime, i.room is not null as capped, i.vtime + j / i.share as finish
           from info i
           -- room is null without a running cap (greatest() would turn that into 0)
-          cross join generate_series(1, least(i.queued, v_left, case when i.room is null then v_left
-                                                                     else greatest(i.room, 0) end)) j
+          cross join generate_series(1, least(v_left, case when i.room is null then v_left
+                                                          else greatest(i.room, 0) end)) j
       )
       select s.tenant_id, min(s.share) as share, min(s.vtime) as vtime, bool_or(s.capped) as capped,
              count(*)::integer as quota
