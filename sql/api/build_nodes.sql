@@ -177,7 +177,7 @@ create function kiln_api.rotate_node_token(p_node_id uuid, p_body jsonb, p_token
 declare
   v_now timestamptz := coalesce(p_now, now());
   v_node kiln.build_nodes;
-  v_grace integer := 3600;
+  v_grace integer;
   v_previous_expires timestamptz;
 begin
   select * into v_node from kiln.build_nodes
@@ -185,16 +185,7 @@ begin
   if not found then
     perform kiln_api.raise_error(404, 'not_found', format('build node %s not found', p_node_id), 'id');
   end if;
-  p_body := coalesce(nullif(p_body, 'null'::jsonb), '{}');
-  perform kiln_api.expect_type(p_body, 'object', 'body');
-  perform kiln_api.expect_keys(p_body, array['grace_seconds'], '');
-  if p_body ? 'grace_seconds' then
-    perform kiln_api.expect_type(p_body -> 'grace_seconds', 'integer', 'grace_seconds');
-    if (p_body ->> 'grace_seconds')::numeric not between 0 and 86400 then
-      perform kiln_api.raise_error(400, 'invalid_value', 'grace_seconds must be between 0 and 86400', 'grace_seconds');
-    end if;
-    v_grace := (p_body ->> 'grace_seconds')::numeric::integer;
-  end if;
+  v_grace := kiln_api.rotation_grace(p_body);
   v_previous_expires := least(coalesce(v_node.token_expires_at, 'infinity'), v_now + make_interval(secs => v_grace));
   if v_node.token_sha256 is null or v_previous_expires <= v_now then
     v_previous_expires := null;

@@ -5,6 +5,25 @@
 -- They run with the caller's rights: row-level security keeps them inside the tenant.
 -- Every change writes an audit row. Expiry is enforced by authenticate (context.sql).
 
+-- rotation_grace: the grace_seconds of a rotation body ({} or null: 3600), 0..86400; the
+-- old credential keeps working that long. Callers: rotate_api_token, rotate_node_token.
+create function kiln_api.rotation_grace(p_body jsonb) returns integer
+  language plpgsql immutable as $$
+declare
+  v_body jsonb := coalesce(nullif(p_body, 'null'::jsonb), '{}');
+begin
+  perform kiln_api.expect_type(v_body, 'object', 'body');
+  perform kiln_api.expect_keys(v_body, array['grace_seconds'], '');
+  if not v_body ? 'grace_seconds' then
+    return 3600;
+  end if;
+  perform kiln_api.expect_type(v_body -> 'grace_seconds', 'integer', 'grace_seconds');
+  if (v_body ->> 'grace_seconds')::numeric not between 0 and 86400 then
+    perform kiln_api.raise_error(400, 'invalid_value', 'grace_seconds must be between 0 and 86400', 'grace_seconds');
+  end if;
+  return (v_body ->> 'grace_seconds')::numeric::integer;
+end $$;
+
 -- api_token_json: a token without its hash (the token itself is never stored).
 create function kiln_api.api_token_json(t kiln.api_tokens) returns jsonb
   language sql stable as $$
@@ -117,20 +136,11 @@ create function kiln_api.rotate_api_token(p_id uuid, p_body jsonb, p_token_sha25
 declare
   v_now timestamptz := coalesce(p_now, now());
   v_old kiln.api_tokens := kiln_api.lock_api_token(p_id);
-  v_grace integer := 3600;
+  v_grace integer;
   v_lifetime interval;
   v_new kiln.api_tokens;
 begin
-  p_body := coalesce(nullif(p_body, 'null'::jsonb), '{}');
-  perform kiln_api.expect_type(p_body, 'object', 'body');
-  perform kiln_api.expect_keys(p_body, array['grace_seconds'], '');
-  if p_body ? 'grace_seconds' then
-    perform kiln_api.expect_type(p_body -> 'grace_seconds', 'integer', 'grace_seconds');
-    if (p_body ->> 'grace_seconds')::numeric not between 0 and 86400 then
-      perform kiln_api.raise_error(400, 'invalid_value', 'grace_seconds must be between 0 and 86400', 'grace_seconds');
-    end if;
-    v_grace := (p_body ->> 'grace_seconds')::numeric::integer;
-  end if;
+  v_grace := kiln_api.rotation_grace(p_body);
   if v_old.revoked_at is not null or v_old.expires_at <= v_now then
     perform kiln_api.raise_error(409, 'token_inactive',
       format('API token %s is %s; only a live token can be rotated', p_id,
@@ -162,6 +172,7 @@ alter function kiln_api.token_refusal(bytea, timestamptz) owner to kiln_system;
 
 grant execute on function
   kiln_api.api_token_json(kiln.api_tokens),
+  kiln_api.rotation_grace(jsonb),
   kiln_api.token_name(jsonb),
   kiln_api.create_api_token(jsonb, bytea, timestamptz),
   kiln_api.list_api_tokens(),

@@ -6,12 +6,13 @@
 #include "cli/exit_codes.hpp"
 #include "cli/log_follow.hpp"
 #include "cli/output.hpp"
+#include "http/query.hpp"
 
 namespace kiln::cli {
 
 namespace {
 
-std::string build_path(const std::string& id) { return "/api/v1/builds/" + url_encode(id); }
+std::string build_path(const std::string& id) { return "/api/v1/builds/" + http::percent_encode(id); }
 
 const std::vector<Column> kBuildFields = {
     {"id", "id"}, {"status", "status"}, {"project", "project"}, {"method", "method"},
@@ -47,7 +48,7 @@ int submit(Context& ctx) {
 int list(Context& ctx) {
   std::string query;
   for (const auto& key : {"status", "project", "limit", "cursor"}) {
-    if (auto v = ctx.args.get(key)) query += (query.empty() ? "?" : "&") + std::string(key) + "=" + url_encode(*v);
+    if (auto v = ctx.args.get(key)) query += (query.empty() ? "?" : "&") + std::string(key) + "=" + http::percent_encode(*v);
   }
   const auto page = ctx.client().call("GET", "/api/v1/builds" + query);
   if (ctx.json()) {

@@ -63,7 +63,4 @@ class HttpClient {
   Config config_;
 };
 
-// Percent-encodes a path segment or query value.
-std::string url_encode(const std::string& text);
-
 }  // namespace kiln::cli

@@ -10,6 +10,7 @@
 #include "cli/output.hpp"
 #include "cli/sse.hpp"
 #include "cli/status_line.hpp"
+#include "http/query.hpp"
 
 namespace kiln::cli {
 
@@ -18,7 +19,7 @@ namespace {
 constexpr int kMaxReconnects = 30;  // consecutive failed reconnects before giving up
 constexpr auto kPhaseRefresh = std::chrono::seconds(5);
 
-std::string logs_path(const std::string& build_id) { return "/api/v1/builds/" + url_encode(build_id) + "/logs"; }
+std::string logs_path(const std::string& build_id) { return "/api/v1/builds/" + http::percent_encode(build_id) + "/logs"; }
 
 // The build's status and creation time for the status line.
 struct Phase {
@@ -32,7 +33,7 @@ void refresh_phase(Context& ctx, const std::string& build_id, Phase& phase) {
   if (phase.fetched != std::chrono::steady_clock::time_point{} && now - phase.fetched < kPhaseRefresh) return;
   phase.fetched = now;
   try {
-    const auto build = ctx.client().call("GET", "/api/v1/builds/" + url_encode(build_id));
+    const auto build = ctx.client().call("GET", "/api/v1/builds/" + http::percent_encode(build_id));
     phase.status = build.value("status", phase.status);
     if (build.contains("created_at") && build["created_at"].is_string()) {
       phase.created_at = parse_rfc3339(build["created_at"].get<std::string>());

@@ -7,6 +7,7 @@
 #include "cli/command.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
+#include "http/query.hpp"
 
 namespace kiln::cli {
 
@@ -15,7 +16,7 @@ namespace {
 const std::vector<Column> kTokenFields = {{"id", "id"}, {"user", "user"}, {"name", "name"},
                                           {"created", "created_at"}, {"expires", "expires_at"}};
 
-std::string token_path(const std::string& id) { return "/api/v1/admin/tokens/" + url_encode(id); }
+std::string token_path(const std::string& id) { return "/api/v1/admin/tokens/" + http::percent_encode(id); }
 
 // Prints a token object that carries the secret (create, rotate).
 int print_new_token(Context& ctx, const nlohmann::json& token) {

@@ -5,6 +5,7 @@
 #include "db/k8s_api.hpp"
 #include "dispatch/kubernetes.hpp"
 #include "dispatch/kubernetes_status.hpp"
+#include "http/query.hpp"
 #include "log.hpp"
 
 namespace kiln::dispatch {
@@ -61,8 +62,8 @@ std::vector<nlohmann::json> list_all(k8s::KubeClient& client, const std::string&
   std::vector<nlohmann::json> items;
   std::string next;
   do {
-    std::string url = path + "?labelSelector=" + k8s::url_encode(kSelector) + "&limit=500";
-    if (!next.empty()) url += "&continue=" + k8s::url_encode(next);
+    std::string url = path + "?labelSelector=" + http::percent_encode(kSelector) + "&limit=500";
+    if (!next.empty()) url += "&continue=" + http::percent_encode(next);
     const auto page = nlohmann::json::parse(client.call("GET", url, what).body);
     for (const auto& item : page.value("items", nlohmann::json::array())) items.push_back(item);
     next = page.value("metadata", nlohmann::json::object()).value("continue", "");
@@ -102,7 +103,7 @@ nlohmann::json collect_logs(k8s::KubeClient& client, const std::string& ns, cons
       std::string body;
       try {
         body = client
-                   .call("GET", "/api/v1/namespaces/" + ns + "/pods/" + pod + "/log?container=" + k8s::url_encode(container) +
+                   .call("GET", "/api/v1/namespaces/" + ns + "/pods/" + pod + "/log?container=" + http::percent_encode(container) +
                                     "&limitBytes=" + std::to_string(limit),
                          "read the log of " + pod + "/" + container, {}, {}, "text/plain")
                    .body;

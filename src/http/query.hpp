@@ -11,6 +11,27 @@ namespace kiln::http {
 // Percent-decoding with '+' as space; std::nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view text);
 
+// Percent-encoding of everything but RFC 3986's unreserved characters: a value that is
+// safe in a URL path segment and in a query string. Inline so that the CLI, which links
+// no database code, shares it.
+inline std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 class Query {
  public:
   // Throws Error(400, invalid_query) on a malformed escape or a repeated parameter.

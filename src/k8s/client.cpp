@@ -94,20 +94,6 @@ std::string read_token_file(const std::string& path) {
 
 }  // namespace
 
-std::string url_encode(const std::string& value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 KubeClient::KubeClient(Credentials credentials, std::string cache_key, ExecCredentialCache* exec_cache,
                        ClientOptions options)

@@ -82,7 +82,4 @@ class KubeClient {
   std::string last_token_;  // for scrubbing
 };
 
-// Percent-encodes a query value (label selectors: "a=b,c" → "a%3Db%2Cc").
-std::string url_encode(const std::string& value);
-
 }  // namespace kiln::k8s

@@ -56,5 +56,14 @@ TEST(Query, AllowOnlyNamesTheUnknownParameter) {
   }
 }
 
+TEST(PercentEncode, KeepsUnreservedEscapesTheRestAndRoundTrips) {
+  EXPECT_EQ(percent_encode("app.kubernetes.io/managed-by=kiln,x~y"),
+            "app.kubernetes.io%2Fmanaged-by%3Dkiln%2Cx~y");
+  EXPECT_EQ(percent_encode("a b+c&d%"), "a%20b%2Bc%26d%25");
+  EXPECT_EQ(percent_encode("caf\xc3\xa9"), "caf%C3%A9");
+  const std::string bytes("\x00\xff/?#[]", 8);
+  EXPECT_EQ(percent_decode(percent_encode(bytes)), bytes);
+}
+
 }  // namespace
 }  // namespace kiln::http
