@@ -6,7 +6,7 @@
 -- statement outside a transaction block autocommits) so the other sessions see them; the
 -- database is a throwaway clone.
 create extension if not exists dblink;
-select plan(8);
+select plan(10);
 
 select test.make_tenant('capped') as capped \gset
 select test.make_tenant('projcap') as projcap \gset
@@ -74,6 +74,15 @@ select is((select count(*)::int from test.cap_rounds where projcap_cpu > 3), 0,
 select is((select max(projcap_cpu)::numeric from test.cap_rounds), 3::numeric, 'and it used its 3 cpu');
 select cmp_ok((select max(free)::int from test.cap_rounds), '>', 3,
   'the tenant without caps is not held back by the others'' caps');
+
+-- The caps are counted after their rows are locked, which is exact only at READ COMMITTED.
+select dblink_exec('c1', 'begin isolation level repeatable read');
+select is((select msg from dblink('c1', $$select 'claimed ' || count(*) from kiln_api.claim_builds('c1', 1, 600)$$, false)
+             as t (msg text)), null,
+  'a claim inside a REPEATABLE READ transaction is refused (isolation_level)');
+select ok(dblink_error_message('c1') like '%claim_builds must run at READ COMMITTED%',
+  'with a message that says what to do: ' || dblink_error_message('c1'));
+select dblink_exec('c1', 'rollback');
 
 select dblink_disconnect('c' || i) from generate_series(1, 4) i;
 select * from finish();
